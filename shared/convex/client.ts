@@ -1,0 +1,354 @@
+import type { z } from 'zod';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from '../retry.js';
+import { CONVEX_CLIENT_HEADER } from '../version.js';
+import { parseDeploymentUrl, validateDeployKey } from './deployment-url.js';
+import {
+  type ConvexApiError,
+  classifyHttpFailure,
+  FatalConvexError,
+  MalformedResponseError,
+  ResyncRequiredError,
+  RetryableConvexError,
+} from './errors.js';
+import { nodeHttpTransport, type Transport } from './http-transport.js';
+import {
+  type DeltaCursor,
+  type SnapshotCursor,
+  type SnapshotTs,
+  toDeltaCursor,
+  toSnapshotCursor,
+  toSnapshotTs,
+} from './int64.js';
+import { int64Number, parseLossless, stringifyLossless } from './lossless-json.js';
+import {
+  type DeltaPage,
+  deltaPageSchema,
+  type ExportedDocument,
+  errorEnvelopeSchema,
+  indexesReadySchema,
+  jsonSchemasSchema,
+  type SnapshotPage,
+  snapshotPageSchema,
+  toExportedDocument,
+} from './responses.js';
+
+/** `json` is Convex's clean format (int64 as strings); the others keep types invertible. */
+export type ValueFormat = 'json' | 'convex_encoded_json' | 'export_json';
+
+/** Which documents an export call reads. Omit for every table of every component. */
+export type ExportSelection =
+  | { readonly tableName: string; readonly component?: string }
+  | { readonly component: string }
+  | { readonly selection: Readonly<Record<string, unknown>> };
+
+export interface ConvexClientOptions {
+  readonly url: string;
+  readonly deployKey: string;
+  /** Allows http:// to 127.0.0.1/localhost, for the local simulator. */
+  readonly allowInsecureLoopback?: boolean;
+  readonly timeoutMs?: number;
+  readonly retry?: RetryPolicy;
+  readonly transport?: Transport;
+  /** Called before each backoff sleep; for metrics and logs. */
+  readonly onRetry?: (info: {
+    endpoint: string;
+    attempt: number;
+    delayMs: number;
+    error: ConvexApiError;
+  }) => void;
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export interface CallOptions {
+  /** Cancels the call and any pending retry, e.g. when the Lambda budget runs out. */
+  readonly signal?: AbortSignal;
+}
+
+export interface AirbyteImportRequest {
+  readonly tables: Readonly<Record<string, { primaryKey: string[][] | null; jsonSchema: unknown }>>;
+  readonly messages: ReadonlyArray<{ tableName: string; data: Readonly<Record<string, unknown>> }>;
+}
+
+interface Call {
+  readonly endpoint: string;
+  readonly method: 'GET' | 'POST' | 'PUT';
+  readonly query?: Readonly<Record<string, string>>;
+  /** Already-serialised JSON; int64 values must be written as bare integers by the caller. */
+  readonly body?: string;
+}
+
+/** Typed client for Convex's streaming export and streaming import HTTP APIs. */
+export class ConvexClient {
+  private readonly origin: URL;
+  private readonly deployKey: string;
+  private readonly timeoutMs: number;
+  private readonly retry: RetryPolicy;
+  private readonly transport: Transport;
+  private readonly options: ConvexClientOptions;
+
+  constructor(options: ConvexClientOptions) {
+    this.origin = parseDeploymentUrl(
+      options.url,
+      options.allowInsecureLoopback ? { allowInsecureLoopback: true } : {},
+    );
+    this.deployKey = validateDeployKey(options.deployKey);
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.transport = options.transport ?? nodeHttpTransport;
+    this.options = options;
+  }
+
+  /** One page of a consistent snapshot. Pass back `snapshot` and `cursor` from the previous page. */
+  async listSnapshot(
+    args: {
+      snapshot?: SnapshotTs;
+      cursor?: SnapshotCursor;
+      selection?: ExportSelection;
+      format?: ValueFormat;
+    } = {},
+    call: CallOptions = {},
+  ): Promise<SnapshotPage> {
+    const body: Record<string, unknown> = { format: args.format ?? 'json', ...args.selection };
+    if (args.snapshot !== undefined) body.snapshot = int64Number(args.snapshot);
+    if (args.cursor !== undefined) body.cursor = args.cursor;
+    const endpoint = '/api/list_snapshot';
+    const raw = await this.request(
+      { endpoint, method: 'POST', body: stringifyLossless(body) },
+      call,
+    );
+    const page = this.validate(endpoint, snapshotPageSchema, raw);
+    return {
+      values: this.toDocuments(endpoint, page.values, false),
+      snapshot: toSnapshotTs(page.snapshot),
+      cursor: page.cursor === null ? null : toSnapshotCursor(page.cursor),
+      hasMore: page.hasMore,
+    };
+  }
+
+  /** Every revision committed strictly after `cursor`, in commit order, never splitting a transaction. */
+  async documentDeltas(
+    args: { cursor: DeltaCursor; selection?: ExportSelection; format?: ValueFormat },
+    call: CallOptions = {},
+  ): Promise<DeltaPage> {
+    const body = {
+      format: args.format ?? 'json',
+      ...args.selection,
+      cursor: int64Number(args.cursor),
+    };
+    const endpoint = '/api/document_deltas';
+    const raw = await this.request(
+      { endpoint, method: 'POST', body: stringifyLossless(body) },
+      call,
+    );
+    const page = this.validate(endpoint, deltaPageSchema, raw);
+    return {
+      values: this.toDocuments(endpoint, page.values, true),
+      cursor: toDeltaCursor(page.cursor),
+      hasMore: page.hasMore,
+    };
+  }
+
+  async jsonSchemas(
+    args: { deltaSchema?: boolean; byComponent?: boolean; format?: ValueFormat } = {},
+    call: CallOptions = {},
+  ): Promise<Record<string, Record<string, unknown>>> {
+    const query: Record<string, string> = { format: args.format ?? 'json' };
+    if (args.deltaSchema !== undefined) query.deltaSchema = String(args.deltaSchema);
+    if (args.byComponent !== undefined) query.byComponent = String(args.byComponent);
+    const endpoint = '/api/json_schemas';
+    const raw = await this.request({ endpoint, method: 'GET', query }, call);
+    return this.validate(endpoint, jsonSchemasSchema, raw);
+  }
+
+  /** Succeeds when the key may read data and streaming export is enabled on the plan. */
+  async testStreamingExportConnection(call: CallOptions = {}): Promise<void> {
+    await this.request({ endpoint: '/api/test_streaming_export_connection', method: 'GET' }, call);
+  }
+
+  async addPrimaryKeyIndexes(
+    indexes: Readonly<Record<string, string[][]>>,
+    call: CallOptions = {},
+  ): Promise<void> {
+    const endpoint = '/api/streaming_import/add_primary_key_indexes';
+    await this.request({ endpoint, method: 'PUT', body: JSON.stringify({ indexes }) }, call);
+  }
+
+  /** A GET with a JSON body, as Convex defines it. */
+  async primaryKeyIndexesReady(
+    tables: readonly string[],
+    call: CallOptions = {},
+  ): Promise<boolean> {
+    const endpoint = '/api/streaming_import/primary_key_indexes_ready';
+    const raw = await this.request(
+      { endpoint, method: 'GET', body: JSON.stringify({ tables }) },
+      call,
+    );
+    return this.validate(endpoint, indexesReadySchema, raw).indexesReady;
+  }
+
+  /** Empties tables atomically. Convex emits no delete events for the rows removed. */
+  async clearTables(tableNames: readonly string[], call: CallOptions = {}): Promise<void> {
+    const endpoint = '/api/streaming_import/clear_tables';
+    await this.request({ endpoint, method: 'PUT', body: JSON.stringify({ tableNames }) }, call);
+  }
+
+  /**
+   * Imports records. Pass a pre-serialised body when the caller sized it against the 20 MiB limit.
+   * Not atomic: Convex may commit a prefix before failing (convex-api.md §6.5).
+   */
+  async importAirbyteRecords(
+    request: AirbyteImportRequest | string,
+    call: CallOptions = {},
+  ): Promise<void> {
+    const body = typeof request === 'string' ? request : JSON.stringify(request);
+    await this.request(
+      { endpoint: '/api/streaming_import/import_airbyte_records', method: 'POST', body },
+      call,
+    );
+  }
+
+  private toDocuments(
+    endpoint: string,
+    rows: readonly Record<string, unknown>[],
+    deltas: boolean,
+  ): ExportedDocument[] {
+    const out = new Array<ExportedDocument>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      try {
+        out[i] = toExportedDocument(rows[i] as Record<string, unknown>, deltas);
+      } catch (error) {
+        throw new MalformedResponseError(
+          `Convex ${endpoint} returned a malformed document at values[${i}]: ${(error as Error).message}`,
+          { endpoint, status: 200 },
+        );
+      }
+    }
+    return out;
+  }
+
+  private validate<T>(endpoint: string, schema: z.ZodType<T>, raw: unknown): T {
+    const result = schema.safeParse(raw);
+    if (result.success) return result.data;
+    const issue = result.error.issues[0];
+    const where = issue ? issue.path.map(String).join('.') || '(root)' : '(root)';
+    throw new MalformedResponseError(
+      `Convex ${endpoint} returned an unexpected response shape at ${where}: ${issue?.message ?? 'invalid'}`,
+      { endpoint, status: 200 },
+    );
+  }
+
+  private async request(spec: Call, call: CallOptions): Promise<unknown> {
+    return withRetry(
+      this.retry,
+      {
+        isRetryable: (error) => error instanceof RetryableConvexError,
+        onRetry: (error, attempt, delayMs) =>
+          this.options.onRetry?.({
+            endpoint: spec.endpoint,
+            attempt,
+            delayMs,
+            error: error as ConvexApiError,
+          }),
+        ...(this.options.sleep ? { sleep: this.options.sleep } : {}),
+        ...(call.signal ? { signal: call.signal } : {}),
+      },
+      () => this.attempt(spec, call.signal),
+    );
+  }
+
+  private async attempt(spec: Call, outer: AbortSignal | undefined): Promise<unknown> {
+    const { endpoint } = spec;
+    const url = new URL(endpoint, this.origin);
+    for (const [k, v] of Object.entries(spec.query ?? {})) url.searchParams.set(k, v);
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const signal = outer ? AbortSignal.any([timeout, outer]) : timeout;
+    const headers: Record<string, string> = {
+      authorization: `Convex ${this.deployKey}`,
+      'convex-client': CONVEX_CLIENT_HEADER,
+      accept: 'application/json',
+    };
+    if (spec.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Awaited<ReturnType<Transport>>;
+    try {
+      response = await this.transport({
+        method: spec.method,
+        url,
+        headers,
+        signal,
+        ...(spec.body !== undefined ? { body: spec.body } : {}),
+      });
+    } catch (error) {
+      if (outer?.aborted) throw error;
+      const reason = timeout.aborted
+        ? `timed out after ${this.timeoutMs} ms`
+        : `failed before a complete response: ${this.redact(describe(error))}`;
+      throw new RetryableConvexError(
+        `Convex ${endpoint} ${reason}`,
+        { endpoint },
+        { cause: error },
+      );
+    }
+    const { status, body } = response;
+    if (status >= 200 && status < 300) {
+      if (body.trim() === '') return null;
+      try {
+        return parseLossless(body);
+      } catch (error) {
+        throw new MalformedResponseError(
+          `Convex ${endpoint} returned ${status} with a body that is not JSON`,
+          {
+            endpoint,
+            status,
+          },
+          { cause: error },
+        );
+      }
+    }
+    throw this.httpError(endpoint, status, body);
+  }
+
+  private httpError(endpoint: string, status: number, body: string): ConvexApiError {
+    let code: string | undefined;
+    let serverMessage: string | undefined;
+    try {
+      const envelope = errorEnvelopeSchema.safeParse(JSON.parse(body));
+      if (envelope.success) {
+        code = envelope.data.code;
+        serverMessage = this.redact(envelope.data.message);
+      }
+    } catch {
+      // Proxies answer with HTML or nothing; the status alone then decides.
+    }
+    const details = {
+      endpoint,
+      status,
+      ...(code !== undefined ? { code } : {}),
+      ...(serverMessage !== undefined ? { serverMessage } : {}),
+    };
+    const text = `Convex ${endpoint} failed with ${status}${code ? ` ${code}` : ''}${serverMessage ? `: ${serverMessage}` : ''}`;
+    switch (classifyHttpFailure(status, code)) {
+      case 'retryable':
+        return new RetryableConvexError(text, details);
+      case 'resync':
+        return new ResyncRequiredError(text, details);
+      default:
+        return new FatalConvexError(text, details);
+    }
+  }
+
+  /** Keeps the deploy key and deployment host out of every message we build. */
+  private redact(text: string): string {
+    let out = text.split(this.deployKey).join('[redacted]');
+    for (const host of [this.origin.host, this.origin.hostname])
+      out = out.split(host).join('[deployment]');
+    return out;
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code ? `${code} ${error.message}` : error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import type { DeltaCursor, SnapshotCursor, SnapshotTs } from './int64.js';
+import { LosslessNumber } from './lossless-json.js';
+
+/** One document revision as the bridge sees it: metadata lifted out, fields untouched. */
+export interface ExportedDocument {
+  readonly component: string;
+  readonly table: string;
+  readonly id: string;
+  /** Exact int64 nanosecond commit timestamp, as decimal text. */
+  readonly ts: string;
+  readonly deleted: boolean;
+  /**
+   * The document as Convex sent it (with `_id`, `_creationTime`), minus `_table`, `_component`,
+   * `_ts`, `_deleted`. Numbers are LosslessNumber so their text survives re-serialisation.
+   */
+  readonly doc: Record<string, unknown>;
+}
+
+export interface SnapshotPage {
+  readonly values: readonly ExportedDocument[];
+  readonly snapshot: SnapshotTs;
+  readonly cursor: SnapshotCursor | null;
+  readonly hasMore: boolean;
+}
+
+export interface DeltaPage {
+  readonly values: readonly ExportedDocument[];
+  readonly cursor: DeltaCursor;
+  readonly hasMore: boolean;
+}
+
+const int64 = z
+  .instanceof(LosslessNumber, { message: 'expected a JSON integer' })
+  .refine((n) => /^(0|[1-9][0-9]*)$/.test(n.value), { message: 'expected a non-negative integer' })
+  .transform((n) => n.value);
+
+const row = z.record(z.string(), z.unknown());
+
+export const snapshotPageSchema = z.object({
+  values: z.array(row),
+  snapshot: int64,
+  cursor: z.string().nullable(),
+  hasMore: z.boolean(),
+});
+
+export const deltaPageSchema = z.object({
+  values: z.array(row),
+  cursor: int64,
+  hasMore: z.boolean(),
+});
+
+export const indexesReadySchema = z.object({ indexesReady: z.boolean() });
+
+export const jsonSchemasSchema = z.record(z.string(), z.record(z.string(), z.unknown()));
+
+export const errorEnvelopeSchema = z.object({ code: z.string(), message: z.string() });
+
+const META = new Set(['_table', '_component', '_ts', '_deleted']);
+
+/** Lifts metadata out of one raw row; throws a message naming the field that is wrong. */
+export function toExportedDocument(
+  raw: Record<string, unknown>,
+  deltas: boolean,
+): ExportedDocument {
+  const { _table: table, _component: component = '', _ts: ts, _deleted: deleted, _id: id } = raw;
+  if (typeof table !== 'string') throw new Error('_table is missing or not a string');
+  if (typeof component !== 'string') throw new Error('_component is not a string');
+  if (typeof id !== 'string') throw new Error('_id is missing or not a string');
+  const tsText = int64.safeParse(ts);
+  if (!tsText.success) throw new Error('_ts is missing or not a non-negative JSON integer');
+  if (deltas && typeof deleted !== 'boolean')
+    throw new Error('_deleted is missing or not a boolean');
+  if (!deltas && deleted !== undefined)
+    throw new Error('_deleted must not appear in list_snapshot');
+  const doc: Record<string, unknown> = {};
+  for (const key of Object.keys(raw)) if (!META.has(key)) doc[key] = raw[key];
+  return { component, table, id, ts: tsText.data, deleted: deleted === true, doc };
+}
