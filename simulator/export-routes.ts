@@ -1,5 +1,5 @@
 import { extractIdentity, requireExportAccess } from './auth.js';
-import type { Deployment, DocRecord, LogEntry, Revision, Tablet } from './deployment.js';
+import type { DocRecord, LogEntry, Revision, Tablet } from './deployment.js';
 import { decodeDocumentId, minimumDocumentId } from './ids.js';
 import { exportArgs, int64Arg, json, type RouteContext, type RouteResponse } from './request.js';
 import { parseSelection, type Selection } from './selection.js';
@@ -333,10 +333,9 @@ export function getTableColumnNames(ctx: RouteContext): RouteResponse {
     const columns = new Set(['_creationTime', '_id']);
     for (const doc of deployment.documents(tablet.name, tablet.component))
       for (const k of Object.keys(doc)) columns.add(k);
-    (byComponent[tablet.component] ??= []).push({
-      name: tablet.name,
-      columns: [...columns].sort(byteOrder),
-    });
+    const group = byComponent[tablet.component] ?? [];
+    group.push({ name: tablet.name, columns: [...columns].sort(byteOrder) });
+    byComponent[tablet.component] = group;
   }
   return json(JSON.stringify({ byComponent }));
 }
