@@ -1,0 +1,15 @@
+// kinesalite's own CLI cannot bind to loopback only; this starts it on 127.0.0.1:<port>.
+const kinesalite = require('kinesalite');
+
+const port = Number(process.argv[2] || 4567);
+const server = kinesalite({
+  createStreamMs: 0,
+  deleteStreamMs: 0,
+  updateStreamMs: 0,
+  shardLimit: 50,
+});
+server.listen(port, '127.0.0.1', () =>
+  process.stdout.write(`kinesalite listening on 127.0.0.1:${port}\n`),
+);
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+process.on('SIGINT', () => server.close(() => process.exit(0)));

@@ -1,0 +1,132 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createServer, Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+/** Endpoints and fake credentials for the local AWS stand-ins, as standard SDK variables. */
+export interface LocalAwsEnv {
+  readonly AWS_REGION: string;
+  readonly AWS_ACCESS_KEY_ID: string;
+  readonly AWS_SECRET_ACCESS_KEY: string;
+  readonly AWS_ENDPOINT_URL: string;
+  readonly AWS_ENDPOINT_URL_KINESIS: string;
+}
+
+export interface LocalAws {
+  readonly env: LocalAwsEnv;
+  stop(): Promise<void>;
+}
+
+const MOTO_MISSING = `moto server was not found.
+The bridge's integration tests and local mode use moto (python) for DynamoDB, SQS, S3 and Secrets Manager.
+This machine kind ships it in its pyenv python3. Elsewhere: pip install "moto[server]" (moto 5.x),
+or set MOTO_PYTHON to a python interpreter that can 'import moto.server, flask, flask_cors'.`;
+
+/** moto cannot come from Debian or (here) PyPI, so look for a python that already has it. */
+export function findMotoPython(): string {
+  const candidates = [process.env.MOTO_PYTHON, 'python3', '/usr/bin/python3', 'python'].filter(
+    (c): c is string => typeof c === 'string' && c.length > 0,
+  );
+  for (const candidate of candidates) {
+    const probe = spawnSync(candidate, ['-c', 'import moto.server, flask, flask_cors'], {
+      stdio: 'ignore',
+    });
+    if (probe.status === 0) return candidate;
+  }
+  throw new Error(MOTO_MISSING);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(
+  port: number,
+  child: ChildProcess,
+  name: string,
+  log: () => string,
+  timeoutMs: number,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`${name} exited during startup (code ${child.exitCode}):\n${log()}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = new Socket();
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+      socket.connect(port, '127.0.0.1');
+    });
+    if (open) return;
+    if (Date.now() > deadline)
+      throw new Error(`${name} did not listen on ${port} within ${timeoutMs} ms:\n${log()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function startChild(command: string, args: string[], name: string) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return { child, log: () => output, name };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Starts moto (every service) and kinesalite (fast Kinesis) on free loopback ports. */
+export async function startLocalAws(): Promise<LocalAws> {
+  const python = findMotoPython();
+  const [motoPort, kinesisPort] = [await freePort(), await freePort()];
+  const moto = startChild(
+    python,
+    ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(motoPort)],
+    'moto',
+  );
+  const kinesaliteScript = fileURLToPath(new URL('./kinesalite-server.cjs', import.meta.url));
+  const kinesis = startChild(
+    process.execPath,
+    [kinesaliteScript, String(kinesisPort)],
+    'kinesalite',
+  );
+  const stop = async () => {
+    await Promise.all([stopChild(moto.child), stopChild(kinesis.child)]);
+  };
+  try {
+    await waitForPort(motoPort, moto.child, 'moto', moto.log, 60_000);
+    await waitForPort(kinesisPort, kinesis.child, 'kinesalite', kinesis.log, 30_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    env: {
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${motoPort}`,
+      AWS_ENDPOINT_URL_KINESIS: `http://127.0.0.1:${kinesisPort}`,
+    },
+    stop,
+  };
+}

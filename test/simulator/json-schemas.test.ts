@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { useSimulator } from '../helpers/simulator.js';
+
+// convex-api.md §11.10: json_schemas shape.
+describe('simulator json_schemas', () => {
+  const f = useSimulator();
+
+  it('describes each table as a draft-07 object schema with required fields and Id descriptions', async () => {
+    f.write([
+      { op: 'insert', table: 'js_users', doc: { name: 'a', age: 3 } },
+      { op: 'insert', table: 'js_users', doc: { name: 'b' } },
+    ]);
+    const res = await f.call('/api/json_schemas');
+    const schema = (res.json as Record<string, Record<string, unknown>>).js_users;
+    expect(schema).toMatchObject({
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      type: 'object',
+      additionalProperties: false,
+      required: ['_creationTime', '_id', 'name'],
+      properties: {
+        _id: { $description: 'Id(js_users)', type: 'string' },
+        age: { type: 'number' },
+      },
+    });
+    expect(schema?.properties).not.toHaveProperty('_ts');
+  });
+
+  it('adds the four delta fields with deltaSchema=true, and groups by component with byComponent=true', async () => {
+    f.write([{ op: 'insert', table: 'js_users', component: 'chat', doc: { x: 1 } }]);
+    const res = await f.call('/api/json_schemas?deltaSchema=true&byComponent=true');
+    const byComponent = res.json as Record<
+      string,
+      Record<string, { properties: Record<string, unknown>; required: string[] }>
+    >;
+    expect(Object.keys(byComponent).sort()).toEqual(['', 'chat']);
+    const props = byComponent['']?.js_users?.properties ?? {};
+    expect(props).toMatchObject({
+      _table: { type: 'string' },
+      _component: { type: 'string' },
+      _ts: { type: 'integer' },
+      _deleted: { type: 'boolean' },
+    });
+    expect(byComponent['']?.js_users?.required).not.toContain('_ts');
+  });
+
+  it('rejects a non-boolean deltaSchema and POST', async () => {
+    expect((await f.call('/api/json_schemas?deltaSchema=yes')).status).toBe(400);
+    expect((await f.call('/api/json_schemas', { method: 'POST' })).status).toBe(405);
+  });
+});
