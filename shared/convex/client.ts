@@ -282,11 +282,8 @@ export class ConvexClient {
       const reason = timeout.aborted
         ? `timed out after ${this.timeoutMs} ms`
         : `failed before a complete response: ${this.redact(describe(error))}`;
-      throw new RetryableConvexError(
-        `Convex ${endpoint} ${reason}`,
-        { endpoint },
-        { cause: error },
-      );
+      // No `cause`: Node's network errors name the host, which must not reach logs.
+      throw new RetryableConvexError(`Convex ${endpoint} ${reason}`, { endpoint });
     }
     const { status, body } = response;
     if (status >= 200 && status < 300) {
