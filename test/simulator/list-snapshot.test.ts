@@ -71,11 +71,27 @@ describe('simulator list_snapshot paging', () => {
   it('ends a page at a table boundary, so an empty table gives an empty page with hasMore true', async () => {
     await f.call('/api/streaming_import/clear_tables', {
       method: 'PUT',
-      body: { tableNames: ['ls_empty'] },
+      body: { tableNames: ['ls_e1', 'ls_e2'] },
     });
-    const pages = await all({ component: '' });
-    const emptyPages = pages.filter((p) => p.values.length === 0 && p.hasMore);
-    expect(emptyPages.length).toBeGreaterThanOrEqual(1);
+    const selection = {
+      _other: 'excluded',
+      '': { _other: 'excluded', ls_e1: { _other: 'included' }, ls_e2: { _other: 'included' } },
+    };
+    const post = async (extra: string) => {
+      const body = `{"selection":${JSON.stringify(selection)}${extra}}`;
+      const res = await f.call('/api/list_snapshot', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
+      return parsePage(res.text);
+    };
+    const first = await post('');
+    expect([first.values.length, first.hasMore]).toEqual([0, true]);
+    const second = await post(
+      `,"snapshot":${first.snapshot},"cursor":${JSON.stringify(first.cursor)}`,
+    );
+    expect([second.values.length, second.hasMore, second.cursor]).toEqual([0, false, null]);
   });
 
   it('needs one more (empty) page when a table ends exactly at 1024', async () => {
@@ -146,7 +162,10 @@ describe('simulator list_snapshot paging', () => {
   );
 
   it('emits the cursor as JSON text inside a string', async () => {
-    f.write([{ op: 'insert', table: 'ls_cursor', doc: {} }]);
+    f.write([
+      { op: 'insert', table: 'ls_cursor', doc: {} },
+      { op: 'insert', table: 'ls_cursor2', doc: {} },
+    ]);
     const first = await page();
     expect(first.hasMore).toBe(true);
     expect(JSON.parse(first.cursor as string)).toEqual({
