@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { createInterface } from 'node:readline/promises';
+import { z } from 'zod';
+import { loadExportConfig } from '../lambdas/export/config.js';
+import {
+  ExportResyncRequiredError,
+  exportChanges,
+  lagSeconds,
+} from '../lambdas/export/export-changes.js';
+import { buildExportDeps, exportOptionsFrom } from '../lambdas/export/wiring.js';
+import { DynamoDbExportStore } from '../shared/adapters/dynamodb-export-store.js';
+import {
+  createDynamoDbClient,
+  createKinesisClient,
+  createS3Client,
+} from '../shared/aws/clients.js';
+import { parseEnv } from '../shared/config/parse-env.js';
+import { ENV } from '../shared/env.js';
+import { initialExportState } from '../shared/export/export-state.js';
+import { MemoryMetrics } from '../shared/observability/ports.js';
+import { ensureBucket, ensureStateTable, ensureStream } from '../shared/setup/ensure-resources.js';
+import { EXIT, print, stderrLog, UsageError } from './output.js';
+
+const owner = () => `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+
+/** `export [--follow]`: run the exporter here until caught up, or keep following until Ctrl-C. */
+export async function exportCommand(flags: { follow: boolean; verbose: boolean }): Promise<number> {
+  const config = loadExportConfig(process.env);
+  const metrics = new MemoryMetrics();
+  const log = stderrLog(flags.verbose);
+  const deps = await buildExportDeps(config, { metrics, log });
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    for (;;) {
+      const outcome = await exportChanges(deps, {
+        ...exportOptionsFrom(config),
+        owner: owner(),
+        remainingMs: () => Number.POSITIVE_INFINITY,
+        follow: flags.follow,
+        signal: stop.signal,
+      });
+      if (outcome.status === 'lease-held') {
+        if (!flags.follow) {
+          print(`export lease is held by ${outcome.holder ?? 'another run'}; try again later`);
+          return EXIT.leaseHeld;
+        }
+        // Following: wait for the holder to finish or its lease to expire.
+        await new Promise((r) => setTimeout(r, Math.min(config.leaseTtlMs / 4, 5_000)));
+        if (stop.signal.aborted) return EXIT.ok;
+        continue;
+      }
+      const t = metrics.totals;
+      print(
+        `export ${outcome.status}: ${outcome.events} events in ${outcome.pages} pages ` +
+          `(snapshot ${t.get('SnapshotEvents') ?? 0}, upsert ${t.get('UpsertEvents') ?? 0}, delete ${t.get('DeleteEvents') ?? 0}); ` +
+          `phase ${outcome.state.position.phase}`,
+      );
+      return EXIT.ok;
+    }
+  } catch (error) {
+    if (error instanceof ExportResyncRequiredError) {
+      print(error.message);
+      return EXIT.resyncRequired;
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+const resourceSchema = z.object({
+  [ENV.streamName]: z.string({ message: 'is required' }).min(1),
+  [ENV.stateTable]: z.string({ message: 'is required' }).min(1),
+  [ENV.oversizeBucket]: z.string({ message: 'is required' }).min(1),
+});
+
+/** `setup`: create the stream, state table and bucket where missing (local emulators, trials). */
+export async function setupCommand(): Promise<number> {
+  const env = parseEnv(resourceSchema, process.env);
+  const stream = await ensureStream(createKinesisClient(), env[ENV.streamName]);
+  const table = await ensureStateTable(createDynamoDbClient(), env[ENV.stateTable]);
+  const bucket = await ensureBucket(createS3Client(), env[ENV.oversizeBucket]);
+  print(`stream ${env[ENV.streamName]}: ${stream}`);
+  print(`state table ${env[ENV.stateTable]}: ${table}`);
+  print(`oversize bucket ${env[ENV.oversizeBucket]}: ${bucket}`);
+  return EXIT.ok;
+}
+
+const stateSchema = z.object({
+  [ENV.stateTable]: z.string({ message: 'is required' }).min(1),
+  [ENV.exportId]: z.string().default('default'),
+});
+
+function exportStore() {
+  const env = parseEnv(stateSchema, process.env);
+  return new DynamoDbExportStore(createDynamoDbClient(), env[ENV.stateTable], env[ENV.exportId]);
+}
+
+/** `status`: phase, cursors, lag, lease holder, and whether a resync is needed. */
+export async function statusCommand(flags: { json: boolean }): Promise<number> {
+  const { state, lease } = await exportStore().read();
+  const now = Date.now();
+  const p = state?.position;
+  const report = {
+    phase: p?.phase ?? 'not started',
+    generation: state?.generation,
+    snapshotTs: p?.phase === 'snapshot' ? p.snapshotTs : undefined,
+    snapshotCursor: p?.phase === 'snapshot' ? p.snapshotCursor : undefined,
+    deltaCursor: p?.phase === 'deltas' ? p.deltaCursor : undefined,
+    cursorAgeSeconds: p?.phase === 'deltas' ? lagSeconds(now, p.deltaCursor) : undefined,
+    baseSnapshotTs: state?.baseSnapshotTs,
+    newestEventTs: state?.newestEventTs,
+    lagSeconds: state?.newestEventTs ? lagSeconds(now, state.newestEventTs) : undefined,
+    lease:
+      lease && lease.expiresAt > now
+        ? { holder: lease.owner, expiresInSeconds: (lease.expiresAt - now) / 1000 }
+        : undefined,
+    resyncNeeded: state?.resyncNeeded,
+    updatedAt: state?.updatedAt,
+  };
+  if (flags.json) {
+    print(JSON.stringify(report));
+  } else {
+    for (const [k, v] of Object.entries(report))
+      if (v !== undefined)
+        print(`${k.padEnd(17)} ${typeof v === 'object' ? JSON.stringify(v) : v}`);
+  }
+  return EXIT.ok;
+}
+
+/** `resync`: throw away the cursors and start again from a fresh snapshot (after confirmation). */
+export async function resyncCommand(flags: { yes: boolean }): Promise<number> {
+  if (!flags.yes) {
+    if (!process.stdin.isTTY)
+      throw new UsageError(
+        'resync restarts the export from a fresh snapshot; pass --yes to confirm',
+      );
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    const answer = await rl.question(
+      'This re-publishes every document as a snapshot event. Type "resync" to confirm: ',
+    );
+    rl.close();
+    if (answer.trim() !== 'resync') {
+      print('resync cancelled');
+      return EXIT.usage;
+    }
+  }
+  const store = exportStore();
+  const me = owner();
+  const held = await store.acquire(me, 30_000);
+  if (!held) {
+    print('an exporter holds the lease right now; stop it (or wait for the tick to end) and retry');
+    return EXIT.leaseHeld;
+  }
+  const next = initialExportState((held.state?.generation ?? 0) + 1);
+  await store.checkpoint(held.lease, next, 1);
+  await store.release(held.lease);
+  print(`export reset to a fresh snapshot (generation ${next.generation})`);
+  return EXIT.ok;
+}

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { commaList, parseEnv } from '../../shared/config/parse-env.js';
+import { ENV } from '../../shared/env.js';
+import type { TableFilter } from './table-filter.js';
+
+const int = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+const flag = z
+  .enum(['true', 'false'])
+  .default('false')
+  .transform((v) => v === 'true');
+
+const schema = z
+  .object({
+    [ENV.convexUrl]: z
+      .string({ message: 'is required (the deployment URL, https://<name>.convex.cloud)' })
+      .min(1),
+    [ENV.deployKey]: z.string().min(1).optional(),
+    [ENV.deployKeySecretId]: z.string().min(1).optional(),
+    [ENV.allowInsecureLoopback]: flag,
+    [ENV.streamName]: z
+      .string({ message: 'is required (the Kinesis stream to publish to)' })
+      .min(1),
+    [ENV.stateTable]: z
+      .string({ message: 'is required (the DynamoDB table for cursors and the lease)' })
+      .min(1),
+    [ENV.oversizeBucket]: z
+      .string({ message: 'is required (the S3 bucket for events above the record size)' })
+      .min(1),
+    [ENV.exportId]: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ . -')
+      .default('default'),
+    [ENV.includeTables]: z.string().optional(),
+    [ENV.excludeTables]: z.string().optional(),
+    [ENV.includeComponents]: z.string().optional(),
+    [ENV.excludeComponents]: z.string().optional(),
+    [ENV.pollIntervalMs]: int(50, 60_000, 500),
+    [ENV.safetyMarginMs]: int(1_000, 300_000, 10_000),
+    [ENV.leaseTtlMs]: int(1_000, 3_600_000, 60_000),
+    [ENV.maxRecordBytes]: int(1_024, 10 * 1024 * 1024, 1024 * 1024),
+    [ENV.valueFormat]: z.enum(['json', 'convex_encoded_json', 'export_json']).default('json'),
+    [ENV.publishConcurrency]: int(1, 32, 4),
+    [ENV.convexTimeoutMs]: int(1_000, 300_000, 30_000),
+  })
+  .refine((env) => env[ENV.deployKey] !== undefined || env[ENV.deployKeySecretId] !== undefined, {
+    message: `set ${ENV.deployKey} or ${ENV.deployKeySecretId}`,
+    path: [ENV.deployKey],
+  });
+
+export interface ExportConfig {
+  readonly convexUrl: string;
+  readonly deployKey: { readonly value: string } | { readonly secretId: string };
+  readonly allowInsecureLoopback: boolean;
+  readonly streamName: string;
+  readonly stateTable: string;
+  readonly oversizeBucket: string;
+  readonly exportId: string;
+  readonly filter: TableFilter;
+  readonly pollIntervalMs: number;
+  readonly safetyMarginMs: number;
+  readonly leaseTtlMs: number;
+  readonly maxRecordBytes: number;
+  readonly valueFormat: 'json' | 'convex_encoded_json' | 'export_json';
+  readonly publishConcurrency: number;
+  readonly convexTimeoutMs: number;
+}
+
+export function loadExportConfig(env: Readonly<Record<string, string | undefined>>): ExportConfig {
+  const e = parseEnv(schema, env);
+  const filter: TableFilter = Object.fromEntries(
+    (
+      [
+        ['includeTables', commaList(e[ENV.includeTables])],
+        ['excludeTables', commaList(e[ENV.excludeTables])],
+        ['includeComponents', commaList(e[ENV.includeComponents])],
+        ['excludeComponents', commaList(e[ENV.excludeComponents])],
+      ] as const
+    ).filter(([, v]) => v !== undefined),
+  );
+  const key = e[ENV.deployKey];
+  const secretId = e[ENV.deployKeySecretId];
+  return {
+    convexUrl: e[ENV.convexUrl],
+    deployKey: key !== undefined ? { value: key } : { secretId: secretId as string },
+    allowInsecureLoopback: e[ENV.allowInsecureLoopback],
+    streamName: e[ENV.streamName],
+    stateTable: e[ENV.stateTable],
+    oversizeBucket: e[ENV.oversizeBucket],
+    exportId: e[ENV.exportId],
+    filter,
+    pollIntervalMs: e[ENV.pollIntervalMs],
+    safetyMarginMs: e[ENV.safetyMarginMs],
+    leaseTtlMs: e[ENV.leaseTtlMs],
+    maxRecordBytes: e[ENV.maxRecordBytes],
+    valueFormat: e[ENV.valueFormat],
+    publishConcurrency: e[ENV.publishConcurrency],
+    convexTimeoutMs: e[ENV.convexTimeoutMs],
+  };
+}

@@ -1,0 +1,251 @@
+import { setTimeout as sleepFor } from 'node:timers/promises';
+import type { EventPublisher } from '../../shared/adapters/kinesis-publisher.js';
+import type { ConvexClient, ExportSelection, ValueFormat } from '../../shared/convex/client.js';
+import { ResyncRequiredError } from '../../shared/convex/errors.js';
+import { deltaCursorAfterSnapshot } from '../../shared/convex/int64.js';
+import { BridgeError } from '../../shared/errors.js';
+import { type ChangeEvent, toChangeEvent } from '../../shared/events/change-event.js';
+import type { ExportState, ExportStateStore, Lease } from '../../shared/export/export-state.js';
+import { initialExportState } from '../../shared/export/export-state.js';
+import type { LogSink, MetricsSink } from '../../shared/observability/ports.js';
+import { serverSelection, type TableFilter, tablePredicate } from './table-filter.js';
+
+/** Convex told us the cursor is gone; only `convex-bridge resync` can continue. */
+export class ExportResyncRequiredError extends BridgeError {
+  constructor(
+    readonly code: string,
+    serverMessage: string,
+  ) {
+    super(
+      `Convex refused the export cursor (${code}): ${serverMessage} The export is stopped so no gap goes unnoticed; run \`npx convex-bridge resync\` to restart from a fresh snapshot.`,
+    );
+    this.name = 'ExportResyncRequiredError';
+  }
+}
+
+export interface ExportDeps {
+  readonly source: Pick<ConvexClient, 'listSnapshot' | 'documentDeltas'>;
+  readonly store: ExportStateStore;
+  readonly publisher: EventPublisher;
+  readonly metrics: MetricsSink;
+  readonly log: LogSink;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+export interface ExportOptions {
+  /** Unique per run (e.g. the Lambda request id); names the lease holder. */
+  readonly owner: string;
+  /** Milliseconds this run may still use; Infinity outside Lambda. */
+  readonly remainingMs: () => number;
+  /** Stop fetching when less than this remains, to finish, checkpoint and return in time. */
+  readonly safetyMarginMs: number;
+  /** Keep polling after catching up until the budget is spent (or `signal` fires). */
+  readonly follow: boolean;
+  readonly pollIntervalMs: number;
+  /** How long a lease lasts without a checkpoint; each checkpoint extends it. */
+  readonly leaseTtlMs: number;
+  readonly filter?: TableFilter;
+  readonly format?: ValueFormat;
+  /** Stops the run as if the budget were spent (Ctrl-C in the CLI). */
+  readonly signal?: AbortSignal;
+}
+
+export type ExportOutcome =
+  | { readonly status: 'lease-held'; readonly holder: string | undefined }
+  | {
+      readonly status: 'caught-up' | 'budget-spent' | 'stopped';
+      readonly pages: number;
+      readonly events: number;
+      readonly state: ExportState;
+    };
+
+interface FetchedPage {
+  readonly events: ChangeEvent[];
+  readonly next: ExportState['position'];
+  /** The change log is exhausted: polling again now would find nothing new. */
+  readonly caughtUp: boolean;
+}
+
+const NS_PER_MS = 1_000_000n;
+
+/**
+ * Copies a snapshot, then follows the change log, publishing each page before checkpointing the
+ * cursor the server returned for it. Page N+1 is fetched while page N is published; checkpoints
+ * stay in page order. Throws on failures it cannot retry, without advancing the cursor.
+ */
+export async function exportChanges(
+  deps: ExportDeps,
+  options: ExportOptions,
+): Promise<ExportOutcome> {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms, signal) => sleepFor(ms, undefined, { signal }));
+  const acquired = await deps.store.acquire(options.owner, options.leaseTtlMs);
+  if (!acquired) {
+    const holder = (await deps.store.read()).lease?.owner;
+    deps.log.info('export lease is held by another run; nothing to do', { holder });
+    return { status: 'lease-held', holder };
+  }
+  let lease: Lease = acquired.lease;
+  let state = acquired.state ?? initialExportState();
+  if (state.resyncNeeded) {
+    deps.metrics.add('ResyncRequired', 1, 'Count');
+    await deps.store.release(lease);
+    throw new ExportResyncRequiredError(state.resyncNeeded.code, state.resyncNeeded.message);
+  }
+
+  const include = tablePredicate(options.filter ?? {});
+  const selection: ExportSelection | undefined = serverSelection(options.filter ?? {});
+  const format = options.format ?? 'json';
+  const budgetLeft = () =>
+    options.remainingMs() > options.safetyMarginMs && !options.signal?.aborted;
+  // Cancels fetches in flight when the run ends early (publish failure, Ctrl-C).
+  const stop = new AbortController();
+  const fetchSignal = options.signal ? AbortSignal.any([stop.signal, options.signal]) : stop.signal;
+
+  const fetchPage = async (position: ExportState['position']): Promise<FetchedPage> => {
+    const call = { signal: fetchSignal };
+    if (position.phase === 'snapshot') {
+      const page = await deps.source.listSnapshot(
+        {
+          ...(position.snapshotTs !== undefined ? { snapshot: position.snapshotTs } : {}),
+          ...(position.snapshotCursor !== undefined ? { cursor: position.snapshotCursor } : {}),
+          ...(selection ? { selection } : {}),
+          format,
+        },
+        call,
+      );
+      if (page.hasMore && page.cursor === null)
+        throw new BridgeError('list_snapshot said hasMore with a null cursor');
+      const events = page.values
+        .filter((d) => include(d.component, d.table))
+        .map((d) => toChangeEvent(d, true));
+      const next: ExportState['position'] =
+        page.hasMore && page.cursor !== null
+          ? { phase: 'snapshot', snapshotTs: page.snapshot, snapshotCursor: page.cursor }
+          : { phase: 'deltas', deltaCursor: deltaCursorAfterSnapshot(page.snapshot) };
+      return { events, next, caughtUp: false };
+    }
+    const page = await deps.source.documentDeltas(
+      { cursor: position.deltaCursor, ...(selection ? { selection } : {}), format },
+      call,
+    );
+    const events = page.values
+      .filter((d) => include(d.component, d.table))
+      .map((d) => toChangeEvent(d, false));
+    return { events, next: { phase: 'deltas', deltaCursor: page.cursor }, caughtUp: !page.hasMore };
+  };
+
+  const publishDeadline = (): AbortSignal | undefined => {
+    const left = options.remainingMs();
+    return Number.isFinite(left)
+      ? AbortSignal.timeout(Math.max(1, left - options.safetyMarginMs / 2))
+      : undefined;
+  };
+
+  const guard = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => {}); // observed later; must not count as an unhandled rejection meanwhile
+    return p;
+  };
+
+  let pages = 0;
+  let events = 0;
+  let status: 'caught-up' | 'budget-spent' | 'stopped' = 'budget-spent';
+  let inflight: Promise<FetchedPage> | undefined = budgetLeft()
+    ? guard(fetchPage(state.position))
+    : undefined;
+  try {
+    while (inflight) {
+      let page: FetchedPage;
+      try {
+        page = await inflight;
+      } catch (error) {
+        if (fetchSignal.aborted) break;
+        if (error instanceof ResyncRequiredError) await recordResync(error);
+        throw error;
+      }
+      inflight = undefined;
+      if (budgetLeft()) {
+        if (!page.caughtUp) inflight = guard(fetchPage(page.next));
+        else if (options.follow) {
+          const wait = Math.min(
+            options.pollIntervalMs,
+            Math.max(0, options.remainingMs() - options.safetyMarginMs),
+          );
+          inflight = guard(sleep(wait, fetchSignal).then(() => fetchPage(page.next)));
+        }
+      }
+      // Ctrl-C lets the page finish; only the Lambda deadline may cut a publish short (no checkpoint then).
+      const published = await deps.publisher.publish(page.events, publishDeadline());
+      const newest = page.events.at(-1)?.ts ?? state.newestEventTs;
+      const base =
+        state.position.phase === 'snapshot' && page.next.phase === 'deltas'
+          ? page.next.deltaCursor
+          : state.baseSnapshotTs;
+      state = {
+        position: page.next,
+        generation: state.generation,
+        updatedAt: new Date(now()).toISOString(),
+        ...(newest !== undefined ? { newestEventTs: newest } : {}),
+        ...(base !== undefined ? { baseSnapshotTs: base } : {}),
+      };
+      lease = await deps.store.checkpoint(lease, state, options.leaseTtlMs);
+      pages++;
+      events += page.events.length;
+      recordPageMetrics(page, published);
+      if (page.caughtUp && !options.follow) status = 'caught-up';
+    }
+    if (options.signal?.aborted) status = 'stopped';
+  } finally {
+    stop.abort();
+    await deps.store
+      .release(lease)
+      .catch((error: unknown) => deps.log.warn('lease release failed', { error: String(error) }));
+  }
+  deps.log.info('export run finished', { status, pages, events, phase: state.position.phase });
+  return { status, pages, events, state };
+
+  async function recordResync(error: ResyncRequiredError): Promise<void> {
+    state = {
+      ...state,
+      resyncNeeded: {
+        code: error.code ?? `HTTP ${error.status}`,
+        message: error.serverMessage ?? error.message,
+        at: new Date(now()).toISOString(),
+      },
+      updatedAt: new Date(now()).toISOString(),
+    };
+    await deps.store.checkpoint(lease, state, options.leaseTtlMs);
+    deps.metrics.add('ResyncRequired', 1, 'Count');
+    deps.log.error('Convex requires a resync; export stopped', { code: state.resyncNeeded?.code });
+    throw new ExportResyncRequiredError(
+      state.resyncNeeded?.code ?? '',
+      state.resyncNeeded?.message ?? '',
+    );
+  }
+
+  function recordPageMetrics(
+    page: FetchedPage,
+    published: Awaited<ReturnType<EventPublisher['publish']>>,
+  ): void {
+    const m = deps.metrics;
+    m.add('Pages', 1, 'Count');
+    m.add('SnapshotEvents', published.byOp.snapshot, 'Count');
+    m.add('UpsertEvents', published.byOp.upsert, 'Count');
+    m.add('DeleteEvents', published.byOp.delete, 'Count');
+    m.add('BytesPublished', published.bytes, 'Bytes');
+    m.add('PublishRetries', published.retriedRecords, 'Count');
+    m.add('Throttles', published.throttledRecords, 'Count');
+    m.add('ClaimChecks', published.claimChecks, 'Count');
+    const newest = page.events.at(-1)?.ts;
+    if (newest !== undefined) m.add('LagSeconds', lagSeconds(now(), newest), 'Seconds');
+    if (page.caughtUp && page.next.phase === 'deltas') {
+      m.add('CursorAgeSeconds', lagSeconds(now(), page.next.deltaCursor), 'Seconds');
+    }
+  }
+}
+
+/** Seconds between a wall-clock time (ms) and a Convex nanosecond timestamp. */
+export function lagSeconds(nowMs: number, tsNanos: string): number {
+  return Number(BigInt(Math.round(nowMs)) * NS_PER_MS - BigInt(tsNanos)) / 1e9;
+}

@@ -1,0 +1,40 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import {
+  PowertoolsLogSink,
+  PowertoolsMetricsSink,
+  powertoolsLogger,
+  powertoolsMetrics,
+} from '../../shared/observability/powertools.js';
+import { loadExportConfig } from './config.js';
+import { type ExportDeps, type ExportOutcome, exportChanges } from './export-changes.js';
+import { buildExportDeps, exportOptionsFrom } from './wiring.js';
+
+const logger = powertoolsLogger('convex-bridge-export');
+const metrics = powertoolsMetrics('export');
+const config = loadExportConfig(process.env);
+let deps: Promise<ExportDeps> | undefined;
+
+/** Scheduled tick: follow the change log until the invocation's budget is spent. */
+export const handler = middy(
+  async (_event: ScheduledEvent, context: Context): Promise<ExportOutcome> => {
+    // A failed build (e.g. an unreadable secret) is not cached, so the next tick tries again.
+    deps ??= buildExportDeps(config, {
+      metrics: new PowertoolsMetricsSink(metrics),
+      log: new PowertoolsLogSink(logger),
+    }).catch((error: unknown) => {
+      deps = undefined;
+      throw error;
+    });
+    return exportChanges(await deps, {
+      ...exportOptionsFrom(config),
+      owner: context.awsRequestId,
+      remainingMs: () => context.getRemainingTimeInMillis(),
+      follow: true,
+    });
+  },
+)
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

@@ -1,0 +1,58 @@
+import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
+import { KinesisEventPublisher } from '../../shared/adapters/kinesis-publisher.js';
+import { S3ClaimCheckStore } from '../../shared/adapters/s3-claim-check.js';
+import {
+  createDynamoDbClient,
+  createKinesisClient,
+  createS3Client,
+  createSecretsManagerClient,
+} from '../../shared/aws/clients.js';
+import { resolveDeployKey } from '../../shared/config/deploy-key.js';
+import { ConvexClient } from '../../shared/convex/client.js';
+import type { LogSink, MetricsSink } from '../../shared/observability/ports.js';
+import type { ExportConfig } from './config.js';
+import type { ExportDeps, ExportOptions } from './export-changes.js';
+
+/** Builds the export's adapters from validated config: the one place clients are constructed. */
+export async function buildExportDeps(
+  config: ExportConfig,
+  sinks: { metrics: MetricsSink; log: LogSink },
+): Promise<ExportDeps> {
+  const deployKey = await resolveDeployKey(config.deployKey, () => createSecretsManagerClient());
+  const source = new ConvexClient({
+    url: config.convexUrl,
+    deployKey,
+    allowInsecureLoopback: config.allowInsecureLoopback,
+    timeoutMs: config.convexTimeoutMs,
+    onRetry: ({ endpoint, attempt, error }) => {
+      sinks.metrics.add('ConvexRetries', 1, 'Count');
+      sinks.log.warn('retrying Convex call', {
+        endpoint,
+        attempt,
+        status: error.status,
+        code: error.code,
+      });
+    },
+  });
+  const publisher = new KinesisEventPublisher(createKinesisClient(), {
+    streamName: config.streamName,
+    maxRecordBytes: config.maxRecordBytes,
+    claimCheck: new S3ClaimCheckStore(createS3Client(), config.oversizeBucket),
+    concurrency: config.publishConcurrency,
+  });
+  const store = new DynamoDbExportStore(createDynamoDbClient(), config.stateTable, config.exportId);
+  return { source, store, publisher, metrics: sinks.metrics, log: sinks.log };
+}
+
+/** Run options from config; the caller adds owner, budget, follow and signal. */
+export function exportOptionsFrom(
+  config: ExportConfig,
+): Omit<ExportOptions, 'owner' | 'remainingMs' | 'follow'> {
+  return {
+    safetyMarginMs: config.safetyMarginMs,
+    pollIntervalMs: config.pollIntervalMs,
+    leaseTtlMs: config.leaseTtlMs,
+    filter: config.filter,
+    format: config.valueFormat,
+  };
+}

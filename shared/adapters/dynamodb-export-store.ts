@@ -1,0 +1,194 @@
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { toDeltaCursor, toSnapshotCursor, toSnapshotTs } from '../convex/int64.js';
+import { BridgeError } from '../errors.js';
+import type {
+  ExportPosition,
+  ExportState,
+  ExportStateStore,
+  Lease,
+  StoredExport,
+} from '../export/export-state.js';
+
+/** Another run took the lease; this run must stop without writing. */
+export class LeaseLostError extends BridgeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LeaseLostError';
+  }
+}
+
+const S = (value: string): AttributeValue => ({ S: value });
+const N = (value: number): AttributeValue => ({ N: String(value) });
+
+/**
+ * One item per export (`pk = export#<id>`) holds the cursors and the lease, so a checkpoint and
+ * the lease check are one conditional write.
+ */
+export class DynamoDbExportStore implements ExportStateStore {
+  private readonly key: Record<string, AttributeValue>;
+
+  constructor(
+    private readonly dynamo: DynamoDBClient,
+    private readonly tableName: string,
+    exportId: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.key = { pk: S(`export#${exportId}`) };
+  }
+
+  async acquire(
+    owner: string,
+    ttlMs: number,
+  ): Promise<{ lease: Lease; state: ExportState | undefined } | undefined> {
+    const now = this.now();
+    try {
+      const out = await this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key,
+          UpdateExpression:
+            'SET leaseOwner = :owner, leaseExpiresAt = :exp, fence = if_not_exists(fence, :zero) + :one',
+          ConditionExpression:
+            'attribute_not_exists(leaseOwner) OR leaseExpiresAt < :now OR leaseOwner = :owner',
+          ExpressionAttributeValues: {
+            ':owner': S(owner),
+            ':exp': N(now + ttlMs),
+            ':now': N(now),
+            ':zero': N(0),
+            ':one': N(1),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const item = out.Attributes ?? {};
+      return {
+        lease: { owner, fence: Number(item.fence?.N), expiresAt: now + ttlMs },
+        state: parseState(item),
+      };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async checkpoint(lease: Lease, state: ExportState, ttlMs: number): Promise<Lease> {
+    const expiresAt = this.now() + ttlMs;
+    const set: string[] = [
+      'phase = :phase',
+      'generation = :gen',
+      'updatedAt = :updated',
+      'leaseExpiresAt = :exp',
+    ];
+    const remove: string[] = [];
+    const values: Record<string, AttributeValue> = {
+      ':phase': S(state.position.phase),
+      ':gen': N(state.generation),
+      ':updated': S(state.updatedAt),
+      ':exp': N(expiresAt),
+      ':owner': S(lease.owner),
+      ':fence': N(lease.fence),
+    };
+    const field = (name: string, value: string | undefined) => {
+      if (value === undefined) remove.push(name);
+      else {
+        set.push(`${name} = :${name}`);
+        values[`:${name}`] = S(value);
+      }
+    };
+    const p = state.position;
+    field('snapshotTs', p.phase === 'snapshot' ? p.snapshotTs : undefined);
+    field('snapshotCursor', p.phase === 'snapshot' ? p.snapshotCursor : undefined);
+    field('deltaCursor', p.phase === 'deltas' ? p.deltaCursor : undefined);
+    field('resyncCode', state.resyncNeeded?.code);
+    field('resyncMessage', state.resyncNeeded?.message);
+    field('resyncAt', state.resyncNeeded?.at);
+    field('newestEventTs', state.newestEventTs);
+    field('baseSnapshotTs', state.baseSnapshotTs);
+    try {
+      await this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key,
+          UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
+          ConditionExpression: 'leaseOwner = :owner AND fence = :fence',
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new LeaseLostError(
+          `lease ${lease.fence} held by ${lease.owner} was taken over; checkpoint refused`,
+        );
+      }
+      throw error;
+    }
+    return { ...lease, expiresAt };
+  }
+
+  async release(lease: Lease): Promise<void> {
+    try {
+      await this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key,
+          UpdateExpression: 'REMOVE leaseOwner, leaseExpiresAt',
+          ConditionExpression: 'leaseOwner = :owner AND fence = :fence',
+          ExpressionAttributeValues: { ':owner': S(lease.owner), ':fence': N(lease.fence) },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async read(): Promise<StoredExport> {
+    const out = await this.dynamo.send(
+      new GetItemCommand({ TableName: this.tableName, Key: this.key, ConsistentRead: true }),
+    );
+    const item = out.Item ?? {};
+    const owner = item.leaseOwner?.S;
+    return {
+      state: parseState(item),
+      lease:
+        owner === undefined
+          ? undefined
+          : { owner, expiresAt: Number(item.leaseExpiresAt?.N), fence: Number(item.fence?.N) },
+    };
+  }
+}
+
+function parseState(item: Record<string, AttributeValue>): ExportState | undefined {
+  const phase = item.phase?.S;
+  if (phase === undefined) return undefined;
+  let position: ExportPosition;
+  if (phase === 'deltas') {
+    position = { phase, deltaCursor: toDeltaCursor(item.deltaCursor?.S ?? '') };
+  } else if (phase === 'snapshot') {
+    const ts = item.snapshotTs?.S;
+    const cursor = item.snapshotCursor?.S;
+    position = {
+      phase,
+      ...(ts !== undefined ? { snapshotTs: toSnapshotTs(ts) } : {}),
+      ...(cursor !== undefined ? { snapshotCursor: toSnapshotCursor(cursor) } : {}),
+    };
+  } else {
+    throw new BridgeError(`export state has unknown phase '${phase}'`);
+  }
+  const code = item.resyncCode?.S;
+  return {
+    position,
+    generation: Number(item.generation?.N ?? 1),
+    updatedAt: item.updatedAt?.S ?? '',
+    ...(code !== undefined
+      ? { resyncNeeded: { code, message: item.resyncMessage?.S ?? '', at: item.resyncAt?.S ?? '' } }
+      : {}),
+    ...(item.newestEventTs?.S !== undefined ? { newestEventTs: item.newestEventTs.S } : {}),
+    ...(item.baseSnapshotTs?.S !== undefined ? { baseSnapshotTs: item.baseSnapshotTs.S } : {}),
+  };
+}

@@ -1,0 +1,22 @@
+/** Environment variable names, shared by the runtime (reads) and the CDK app (sets). */
+export const ENV = {
+  convexUrl: 'CONVEX_URL',
+  deployKey: 'CONVEX_DEPLOY_KEY',
+  deployKeySecretId: 'CONVEX_DEPLOY_KEY_SECRET_ID',
+  allowInsecureLoopback: 'BRIDGE_ALLOW_INSECURE_LOOPBACK',
+  streamName: 'BRIDGE_STREAM_NAME',
+  stateTable: 'BRIDGE_STATE_TABLE',
+  oversizeBucket: 'BRIDGE_OVERSIZE_BUCKET',
+  exportId: 'BRIDGE_EXPORT_ID',
+  includeTables: 'BRIDGE_INCLUDE_TABLES',
+  excludeTables: 'BRIDGE_EXCLUDE_TABLES',
+  includeComponents: 'BRIDGE_INCLUDE_COMPONENTS',
+  excludeComponents: 'BRIDGE_EXCLUDE_COMPONENTS',
+  pollIntervalMs: 'BRIDGE_POLL_INTERVAL_MS',
+  safetyMarginMs: 'BRIDGE_SAFETY_MARGIN_MS',
+  leaseTtlMs: 'BRIDGE_LEASE_TTL_MS',
+  maxRecordBytes: 'BRIDGE_MAX_RECORD_BYTES',
+  valueFormat: 'BRIDGE_VALUE_FORMAT',
+  publishConcurrency: 'BRIDGE_PUBLISH_CONCURRENCY',
+  convexTimeoutMs: 'BRIDGE_CONVEX_TIMEOUT_MS',
+} as const;
