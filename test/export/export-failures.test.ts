@@ -1,0 +1,243 @@
+import { describe, expect, it } from 'vitest';
+import { ExportResyncRequiredError, exportChanges } from '../../lambdas/export/export-changes.js';
+import {
+  DynamoDbExportStore,
+  LeaseLostError,
+} from '../../shared/adapters/dynamodb-export-store.js';
+import { PublishError } from '../../shared/adapters/kinesis-publisher.js';
+import { createDynamoDbClient, createKinesisClient } from '../../shared/aws/clients.js';
+import { MemoryMetrics } from '../../shared/observability/ports.js';
+import { injectPutRecordsFaults } from '../helpers/kinesis-faults.js';
+import { useExportRig } from './rig.js';
+
+type Write = Parameters<ReturnType<typeof useExportRig>['f']['write']>[0][number];
+
+describe('export under failure', () => {
+  const rig = useExportRig({ documentDeltasLimit: 16, snapshotListLimit: 50 });
+  const { f } = rig;
+  const churn = (table: string, transactions: number) => {
+    const ids: string[] = [];
+    for (let t = 0; t < transactions; t++) {
+      const writes: Write[] = [{ op: 'insert', table, doc: { t } }];
+      if (ids.length > 2 && t % 3 === 0)
+        writes.push({ op: 'patch', id: ids[t % ids.length] as string, fields: { touched: t } });
+      if (ids.length > 5 && t % 7 === 0)
+        writes.push({ op: 'delete', id: ids.splice(t % ids.length, 1)[0] as string });
+      ids.push(...f.write(writes).ids);
+    }
+  };
+
+  it('converges with nothing lost through Convex 500s, 503s, resets and truncated bodies', async () => {
+    const { stream, exportId } = await rig.fresh();
+    const filter = { includeTables: ['ff_convex'] };
+    const runUntilCaughtUp = async () => {
+      for (let attempt = 0; attempt < 30; attempt++) {
+        const outcome = await rig.run({ filter }, { stream, exportId }).catch(() => undefined);
+        if (outcome?.status === 'caught-up') return;
+      }
+      throw new Error('never caught up');
+    };
+    const injectFaults = () =>
+      f.sim.faults.configure({
+        failRate: {
+          rate: 0.3,
+          seed: 3,
+          action: { kind: 'status', status: 503, code: 'OptimisticConcurrencyControlFailure' },
+        },
+        script: [
+          { kind: 'status' as const, status: 500 },
+          { kind: 'reset' as const },
+          { kind: 'truncate' as const },
+        ].map((action) => ({ action, times: 2 })),
+      });
+    churn('ff_convex', 120);
+    injectFaults();
+    await runUntilCaughtUp(); // the snapshot, under faults
+    churn('ff_convex', 80);
+    injectFaults();
+    await runUntilCaughtUp(); // the changes, under faults
+    f.sim.faults.clear();
+    const stats = [...f.sim.stats.entries()];
+    const hits = (suffix: string) =>
+      stats.filter(([k]) => k.endsWith(suffix)).reduce((n, [, v]) => n + v, 0);
+    expect({
+      truncated: hits('truncated') > 0,
+      reset: hits('reset') > 0,
+      s503: hits(' 503') > 0,
+      s500: hits(' 500') > 0,
+    }).toEqual({ truncated: true, reset: true, s503: true, s500: true });
+    const result = await rig.verify({ stream, exportId, filter });
+    expect(result.records.some((r) => r.event.op === 'snapshot')).toBe(true);
+    expect(result.records.some((r) => r.event.op === 'delete')).toBe(true);
+  });
+
+  it('retries only failed Kinesis entries, through throttling, and keeps per-document order', async () => {
+    const { stream, exportId } = await rig.fresh(1);
+    const filter = { includeTables: ['ff_throttle'] };
+    const { ids } = f.write(
+      Array.from({ length: 40 }, (_, i) => ({
+        op: 'insert' as const,
+        table: 'ff_throttle',
+        doc: { i },
+      })),
+    );
+    await rig.run({ filter }, { stream, exportId });
+    // Many revisions of few documents: per-key order is what a naive retry would break.
+    for (let round = 0; round < 30; round++) {
+      f.write(ids.slice(0, 8).map((id) => ({ op: 'patch' as const, id, fields: { round } })));
+    }
+    const kinesisClient = createKinesisClient();
+    const faults = injectPutRecordsFaults(kinesisClient, {
+      entry: (call, index) =>
+        (call + index) % 3 === 0 ? 'ProvisionedThroughputExceededException' : undefined,
+      call: (call) => call % 5 === 4,
+    });
+    const metrics = new MemoryMetrics();
+    const outcome = await rig.run(
+      { filter },
+      {
+        stream,
+        exportId,
+        kinesisClient,
+        metrics,
+        publisher: { retry: { maxAttempts: 20, baseDelayMs: 1, maxDelayMs: 5 } },
+      },
+    );
+    expect(outcome.status).toBe('caught-up');
+    expect(faults.calls()).toBeGreaterThan(10);
+    expect(metrics.totals.get('Throttles')).toBeGreaterThan(0);
+    expect(metrics.totals.get('PublishRetries')).toBeGreaterThan(0);
+    const result = await rig.verify({ stream, exportId, filter });
+    expect(result.unique).toBe(40 + 30 * 8);
+  });
+
+  it('stops without advancing the cursor when Kinesis keeps failing', async () => {
+    const { stream, exportId } = await rig.fresh();
+    const filter = { includeTables: ['ff_down'] };
+    f.write([{ op: 'insert', table: 'ff_down', doc: { a: 1 } }]);
+    await rig.run({ filter }, { stream, exportId });
+    const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
+    const before = (await store.read()).state;
+    f.write([{ op: 'insert', table: 'ff_down', doc: { a: 2 } }]);
+    const kinesisClient = createKinesisClient();
+    injectPutRecordsFaults(kinesisClient, { entry: () => 'InternalFailure' });
+    const error = await rig
+      .run({ filter }, { stream, exportId, kinesisClient })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PublishError);
+    const after = (await store.read()).state;
+    expect(after?.position).toEqual(before?.position);
+    expect((await store.read()).lease).toBeUndefined();
+    // Once Kinesis recovers, the same change goes through.
+    await rig.run({ filter }, { stream, exportId });
+    await rig.verify({ stream, exportId, filter });
+  });
+
+  it('lets only one of two exporters started together run, and never moves the cursor backwards', async () => {
+    const { stream, exportId } = await rig.fresh();
+    const filter = { includeTables: ['ff_pair'] };
+    f.write(
+      Array.from({ length: 120 }, (_, i) => ({
+        op: 'insert' as const,
+        table: 'ff_pair',
+        doc: { i },
+      })),
+    );
+    const cursors: string[] = [];
+    const track = () => {
+      const deps = rig.deps({ stream, exportId });
+      const checkpoint = deps.store.checkpoint.bind(deps.store);
+      deps.store.checkpoint = async (lease, state, ttl) => {
+        const saved = await checkpoint(lease, state, ttl);
+        cursors.push(
+          state.position.phase === 'deltas'
+            ? `d${state.position.deltaCursor}`
+            : `s${state.position.snapshotCursor ?? ''}`,
+        );
+        return saved;
+      };
+      return deps;
+    };
+    const [a, b] = await Promise.all([
+      exportChanges(track(), rig.baseOptions({ filter })),
+      exportChanges(track(), rig.baseOptions({ filter })),
+    ]);
+    expect([a.status, b.status].sort()).toEqual(['caught-up', 'lease-held']);
+    const deltas = cursors.filter((c) => c.startsWith('d')).map((c) => BigInt(c.slice(1)));
+    for (let i = 1; i < deltas.length; i++)
+      expect(deltas[i]).toBeGreaterThanOrEqual(deltas[i - 1] as bigint);
+    await rig.verify({ stream, exportId, filter });
+  });
+
+  it('refuses a stale holder once its lease expired and was taken over (fencing)', async () => {
+    const { exportId } = await rig.fresh();
+    const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
+    const first = await store.acquire('old-run', 50);
+    expect(first).toBeDefined();
+    await new Promise((r) => setTimeout(r, 80));
+    const second = await store.acquire('new-run', 30_000);
+    expect(second?.lease.fence).toBe((first?.lease.fence ?? 0) + 1);
+    const { initialExportState } = await import('../../shared/export/export-state.js');
+    await expect(
+      store.checkpoint(first?.lease as never, initialExportState(9), 1_000),
+    ).rejects.toBeInstanceOf(LeaseLostError);
+    expect((await store.read()).state?.generation ?? 1).not.toBe(9);
+  });
+
+  it('checkpoints and returns before the deadline when little time remains', async () => {
+    const { stream, exportId } = await rig.fresh();
+    const filter = { includeTables: ['ff_budget'] };
+    f.write(
+      Array.from({ length: 2_000 }, (_, i) => ({
+        op: 'insert' as const,
+        table: 'ff_budget',
+        doc: { i },
+      })),
+    );
+    f.sim.faults.configure({ latencyMs: 60 });
+    const started = Date.now();
+    const budget = 1_500;
+    const outcome = await rig.run(
+      {
+        filter,
+        follow: true,
+        remainingMs: () => budget - (Date.now() - started),
+        safetyMarginMs: 500,
+      },
+      { stream, exportId },
+    );
+    const elapsed = Date.now() - started;
+    expect(outcome.status).toBe('budget-spent');
+    expect(elapsed).toBeLessThan(budget);
+    if (outcome.status === 'lease-held') throw new Error('unexpected');
+    expect(outcome.pages).toBeGreaterThan(0);
+    expect(outcome.state.position.phase).toBe('snapshot'); // 2,000 docs at 50 a page and 60 ms each: not done yet
+    f.sim.faults.clear();
+    // The next invocation continues from the checkpoint instead of restarting the snapshot.
+    const rest = await rig.run({ filter }, { stream, exportId });
+    expect(rest.status).toBe('caught-up');
+    const result = await rig.verify({ stream, exportId, filter });
+    expect(result.duplicates).toBe(0);
+  });
+
+  it('records a resync condition, stops, and keeps refusing until reset', async () => {
+    const { stream, exportId } = await rig.fresh();
+    const filter = { includeTables: ['ff_old'] };
+    f.write([{ op: 'insert', table: 'ff_old', doc: { a: 1 } }]);
+    await rig.run({ filter }, { stream, exportId });
+    f.sim.knobs.retentionSeconds = 1;
+    f.sim.deployment.advanceClock(5_000);
+    const metrics = new MemoryMetrics();
+    await expect(rig.run({ filter }, { stream, exportId, metrics })).rejects.toBeInstanceOf(
+      ExportResyncRequiredError,
+    );
+    expect(metrics.totals.get('ResyncRequired')).toBe(1);
+    const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
+    expect((await store.read()).state?.resyncNeeded?.code).toBe('InvalidWindowToReadDocuments');
+    const calls = f.sim.stats.get('POST /api/document_deltas 400') ?? 0;
+    const again = await rig.run({ filter }, { stream, exportId }).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(ExportResyncRequiredError);
+    expect((again as Error).message).toContain('npx convex-bridge resync');
+    expect(f.sim.stats.get('POST /api/document_deltas 400') ?? 0).toBe(calls); // no call to Convex this time
+  });
+});
