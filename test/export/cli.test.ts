@@ -1,0 +1,85 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { DEPLOY_KEY, useSimulator } from '../helpers/simulator.js';
+
+const bin = fileURLToPath(new URL('../../bin/convex-bridge.js', import.meta.url));
+
+function cli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('convex-bridge CLI (export side)', () => {
+  const f = useSimulator();
+
+  it('sets up resources, exports until caught up, reports status, and resyncs', {
+    timeout: 60_000,
+  }, async () => {
+    const id = randomUUID().slice(0, 8);
+    f.write([{ op: 'insert', table: 'cli_docs', doc: { a: 1 } }]);
+    const env = {
+      CONVEX_URL: f.sim.url,
+      CONVEX_DEPLOY_KEY: DEPLOY_KEY,
+      BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
+      BRIDGE_STREAM_NAME: `cli-${id}`,
+      BRIDGE_STATE_TABLE: `cli-state-${id}`,
+      BRIDGE_OVERSIZE_BUCKET: `cli-bucket-${id}`,
+      BRIDGE_INCLUDE_TABLES: 'cli_docs',
+    };
+    const setup = await cli(['setup'], env);
+    expect(setup).toMatchObject({ code: 0 });
+    expect(setup.stdout).toContain(`stream cli-${id}: created`);
+    expect((await cli(['setup'], env)).stdout).toContain(`stream cli-${id}: exists`);
+
+    const run = await cli(['export'], env);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      /export caught-up: 1 events in \d+ pages \(snapshot 1, upsert 0, delete 0\); phase deltas/,
+    );
+
+    const status = await cli(['status', '--json'], env);
+    expect(status.code).toBe(0);
+    const report = JSON.parse(status.stdout) as Record<string, unknown>;
+    expect(report).toMatchObject({
+      phase: 'deltas',
+      generation: 1,
+      deltaCursor: expect.stringMatching(/^\d{19}$/),
+    });
+    expect(report.lease).toBeUndefined();
+
+    const refused = await cli(['resync'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('pass --yes to confirm');
+    const resync = await cli(['resync', '--yes'], env);
+    expect(resync).toMatchObject({ code: 0 });
+    expect(JSON.parse((await cli(['status', '--json'], env)).stdout)).toMatchObject({
+      phase: 'snapshot',
+      generation: 2,
+    });
+    expect((await cli(['export'], env)).stdout).toContain('snapshot 1');
+  });
+
+  it('fails with exit 2 and names the missing settings', async () => {
+    const result = await cli(['export'], { CONVEX_URL: '', BRIDGE_STREAM_NAME: '' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('BRIDGE_STATE_TABLE: is required');
+  });
+});
