@@ -62,9 +62,10 @@ describe('export: snapshot then changes, exactly', () => {
     const recording = {
       ...deps,
       publisher: {
-        publish: (events: Parameters<typeof publish>[0], signal?: AbortSignal) => (
-          pageSizes.push(events.length), publish(events, signal)
-        ),
+        publish: (events: Parameters<typeof publish>[0], signal?: AbortSignal) => {
+          pageSizes.push(events.length);
+          return publish(events, signal);
+        },
       },
     };
     const { exportChanges } = await import('../../lambdas/export/export-changes.js');
