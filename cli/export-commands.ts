@@ -53,6 +53,10 @@ export async function exportCommand(flags: { follow: boolean; verbose: boolean }
         if (stop.signal.aborted) return EXIT.ok;
         continue;
       }
+      if (outcome.status === 'lease-lost') {
+        print(`export stopped after ${outcome.events} events: another run took the lease over`);
+        return EXIT.leaseHeld;
+      }
       const t = metrics.totals;
       print(
         `export ${outcome.status}: ${outcome.events} events in ${outcome.pages} pages ` +

@@ -1,4 +1,5 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
+import { LeaseLostError } from '../../shared/adapters/dynamodb-export-store.js';
 import type { EventPublisher } from '../../shared/adapters/kinesis-publisher.js';
 import type { ConvexClient, ExportSelection, ValueFormat } from '../../shared/convex/client.js';
 import { ResyncRequiredError } from '../../shared/convex/errors.js';
@@ -53,6 +54,8 @@ export interface ExportOptions {
 
 export type ExportOutcome =
   | { readonly status: 'lease-held'; readonly holder: string | undefined }
+  /** Another run took the lease over mid-run; this run stopped without writing further. */
+  | { readonly status: 'lease-lost'; readonly pages: number; readonly events: number }
   | {
       readonly status: 'caught-up' | 'budget-spent' | 'stopped';
       readonly pages: number;
@@ -189,7 +192,16 @@ export async function exportChanges(
         ...(newest !== undefined ? { newestEventTs: newest } : {}),
         ...(base !== undefined ? { baseSnapshotTs: base } : {}),
       };
-      lease = await deps.store.checkpoint(lease, state, options.leaseTtlMs);
+      try {
+        lease = await deps.store.checkpoint(lease, state, options.leaseTtlMs);
+      } catch (error) {
+        if (!(error instanceof LeaseLostError)) throw error;
+        // The page is in the stream but not checkpointed by us: the new holder re-publishes it
+        // (same eventIds), which at-least-once delivery allows.
+        deps.metrics.add('LeaseLost', 1, 'Count');
+        deps.log.warn('export lease was taken over; stopping', { owner: options.owner, pages });
+        return { status: 'lease-lost', pages, events };
+      }
       pages++;
       events += page.events.length;
       recordPageMetrics(page, published);

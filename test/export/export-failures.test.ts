@@ -162,7 +162,14 @@ describe('export under failure', () => {
       exportChanges(track(), rig.baseOptions({ filter })),
       exportChanges(track(), rig.baseOptions({ filter })),
     ]);
-    expect([a.status, b.status].sort()).toEqual(['caught-up', 'lease-held']);
+    // On DynamoDB exactly one acquires. moto's conditional writes are not atomic under concurrency
+    // (both contenders won 20 of 100 two-way races here), so the loser may instead find its lease
+    // taken at its first checkpoint: the owner condition refuses it and it stops.
+    const statuses = [a.status, b.status].sort();
+    expect([
+      ['caught-up', 'lease-held'],
+      ['caught-up', 'lease-lost'],
+    ]).toContainEqual(statuses);
     const deltas = cursors.filter((c) => c.startsWith('d')).map((c) => BigInt(c.slice(1)));
     for (let i = 1; i < deltas.length; i++)
       expect(deltas[i]).toBeGreaterThanOrEqual(deltas[i - 1] as bigint);
@@ -182,6 +189,35 @@ describe('export under failure', () => {
       store.checkpoint(first?.lease as never, initialExportState(9), 1_000),
     ).rejects.toBeInstanceOf(LeaseLostError);
     expect((await store.read()).state?.generation ?? 1).not.toBe(9);
+  });
+
+  it('stops with lease-lost, without another checkpoint, when a newer run takes the lease over', async () => {
+    const { stream, exportId } = await rig.fresh();
+    const filter = { includeTables: ['ff_takeover'] };
+    f.write(
+      Array.from({ length: 200 }, (_, i) => ({
+        op: 'insert' as const,
+        table: 'ff_takeover',
+        doc: { i },
+      })),
+    );
+    const deps = rig.deps({ stream, exportId });
+    const publish = deps.publisher.publish.bind(deps.publisher);
+    const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
+    let published = 0;
+    deps.publisher.publish = async (events, signal) => {
+      published++;
+      if (published === 2) await store.acquire('newer-run', 30_000); // lease expired (TTL 1 ms): a newer run takes it
+      return publish(events, signal);
+    };
+    const metrics = new MemoryMetrics();
+    const outcome = await exportChanges(
+      { ...deps, metrics },
+      rig.baseOptions({ filter, leaseTtlMs: 1 }),
+    );
+    expect(outcome).toMatchObject({ status: 'lease-lost', pages: 1 });
+    expect(metrics.totals.get('LeaseLost')).toBe(1);
+    expect((await store.read()).lease?.owner).toBe('newer-run');
   });
 
   it('checkpoints and returns before the deadline when little time remains', async () => {
@@ -209,7 +245,8 @@ describe('export under failure', () => {
     const elapsed = Date.now() - started;
     expect(outcome.status).toBe('budget-spent');
     expect(elapsed).toBeLessThan(budget);
-    if (outcome.status === 'lease-held') throw new Error('unexpected');
+    if (outcome.status === 'lease-held' || outcome.status === 'lease-lost')
+      throw new Error('unexpected');
     expect(outcome.pages).toBeGreaterThan(0);
     expect(outcome.state.position.phase).toBe('snapshot'); // 2,000 docs at 50 a page and 60 ms each: not done yet
     f.sim.faults.clear();
