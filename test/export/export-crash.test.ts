@@ -2,7 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { exportChanges } from '../../lambdas/export/export-changes.js';
+import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
 import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
+import { createDynamoDbClient } from '../../shared/aws/clients.js';
 import { DEPLOY_KEY } from '../helpers/simulator.js';
 import { useExportRig } from './rig.js';
 
@@ -55,6 +57,8 @@ describe('export survives SIGKILL at random points', () => {
       BRIDGE_LEASE_TTL_MS: '1000',
     };
     const kills = 8;
+    const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
+    let lastOwner: string | undefined;
     let killedWhileRunning = 0;
     for (let k = 0; k < kills; k++) {
       const child: ChildProcess = spawn(process.execPath, [bin, 'export', '--follow'], {
@@ -66,8 +70,20 @@ describe('export survives SIGKILL at random points', () => {
         stderr += c.toString();
       });
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-      // tsx start-up takes ~1 s; kill anywhere from before the first page to mid-run.
-      await new Promise((r) => setTimeout(r, 700 + Math.random() * 1_500));
+      // Kill relative to progress, not start-up time: once this process holds the lease, anywhere
+      // from before its first page to several pages in.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const owner = (await store.read()).lease?.owner;
+        if (owner !== undefined && owner !== lastOwner) {
+          lastOwner = owner;
+          break;
+        }
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`exporter never took the lease: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await new Promise((r) => setTimeout(r, Math.random() * 1_000));
       if (child.exitCode === null) killedWhileRunning++;
       child.kill('SIGKILL');
       const code = await exited;
