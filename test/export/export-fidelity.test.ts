@@ -151,6 +151,55 @@ describe('export: snapshot then changes, exactly', () => {
     ).toBeLessThan(1024 * 1024);
   });
 
+  it('fetches page N+1 while page N is being published, and still checkpoints in page order', async () => {
+    const { stream, exportId } = await rig.fresh();
+    const filter = { includeTables: ['fx_overlap'] };
+    f.write(inserts('fx_overlap', 3_000));
+    const trace: string[] = [];
+    const deps = rig.deps({ stream, exportId });
+    const { source, publisher, store } = deps;
+    let fetches = 0;
+    let publishes = 0;
+    const traced = {
+      ...deps,
+      source: {
+        listSnapshot: async (...args: Parameters<typeof source.listSnapshot>) => {
+          const n = ++fetches;
+          trace.push(`fetch-start ${n}`);
+          return source.listSnapshot(...args);
+        },
+        documentDeltas: source.documentDeltas.bind(source),
+      },
+      publisher: {
+        publish: async (...args: Parameters<typeof publisher.publish>) => {
+          const n = ++publishes;
+          trace.push(`publish-start ${n}`);
+          await new Promise((r) => setTimeout(r, 30));
+          const out = await publisher.publish(...args);
+          trace.push(`publish-end ${n}`);
+          return out;
+        },
+      },
+      store: Object.assign(Object.create(store) as typeof store, {
+        checkpoint: async (...args: Parameters<typeof store.checkpoint>) => {
+          trace.push(`checkpoint ${args[1].position.phase}`);
+          return store.checkpoint(...args);
+        },
+      }),
+    };
+    const { exportChanges } = await import('../../lambdas/export/export-changes.js');
+    await exportChanges(traced, rig.baseOptions({ filter }));
+    // Page 2's fetch starts before page 1's publish ends.
+    expect(trace.indexOf('fetch-start 2')).toBeLessThan(trace.indexOf('publish-end 1'));
+    // Each publish ends before the next checkpoint, and checkpoints never overtake publishes.
+    const order = trace.filter((t) => t.startsWith('publish-end') || t.startsWith('checkpoint'));
+    for (let i = 0; i < order.length; i += 2) {
+      expect(order[i]).toMatch(/^publish-end/);
+      expect(order[i + 1]).toMatch(/^checkpoint/);
+    }
+    await rig.verify({ stream, exportId, filter });
+  });
+
   it('filters tables locally even when the server ignores the selection', async () => {
     const { stream, exportId } = await rig.fresh();
     const filter = { includeTables: ['fx_keep'] };
