@@ -1,0 +1,46 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import {
+  PowertoolsLogSink,
+  PowertoolsMetricsSink,
+  powertoolsLogger,
+  powertoolsMetrics,
+} from '../../shared/observability/powertools.js';
+import { loadImportConfig } from './config.js';
+import { type ImportDeps, importBatch } from './import-batch.js';
+import { buildImportDeps, importOptionsFrom } from './wiring.js';
+
+const logger = powertoolsLogger('convex-bridge-import');
+const metrics = powertoolsMetrics('import');
+const config = loadImportConfig(process.env);
+let deps: Promise<ImportDeps> | undefined;
+
+/** SQS batch → Convex; returns exactly the transiently failed messages (ReportBatchItemFailures). */
+export const handler = middy(
+  async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    deps ??= buildImportDeps(config, {
+      metrics: new PowertoolsMetricsSink(metrics),
+      log: new PowertoolsLogSink(logger),
+    }).catch((error: unknown) => {
+      deps = undefined;
+      throw error;
+    });
+    const messages = event.Records.map((r) => ({
+      id: r.messageId,
+      body: r.body,
+      ...(r.attributes.MessageGroupId !== undefined
+        ? { groupId: r.attributes.MessageGroupId }
+        : {}),
+    }));
+    const result = await importBatch(
+      await deps,
+      messages,
+      importOptionsFrom(config, () => context.getRemainingTimeInMillis()),
+    );
+    return { batchItemFailures: result.failedIds.map((itemIdentifier) => ({ itemIdentifier })) };
+  },
+)
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

@@ -1,0 +1,221 @@
+import type { Quarantine, QuarantineItem } from '../../shared/adapters/sqs-quarantine.js';
+import type { ConvexClient } from '../../shared/convex/client.js';
+import { type ConvexApiError, FatalConvexError } from '../../shared/convex/errors.js';
+import {
+  type ImportSettings,
+  type Rejection,
+  type ValidMessage,
+  validateMessage,
+} from '../../shared/import/import-message.js';
+import {
+  type PlannedRequest,
+  planRequests,
+  type RequestLimits,
+} from '../../shared/import/plan-requests.js';
+import type { LogSink, MetricsSink } from '../../shared/observability/ports.js';
+import type { PrimaryKeyIndexes } from './primary-key-indexes.js';
+
+/** One queue message as delivered (Lambda event record or ReceiveMessage result). */
+export interface InboundMessage {
+  readonly id: string;
+  readonly body: string;
+  /** FIFO message group; order is kept per group. */
+  readonly groupId?: string;
+}
+
+export interface ImportDeps {
+  readonly target: Pick<ConvexClient, 'importAirbyteRecords'>;
+  readonly indexes: PrimaryKeyIndexes;
+  readonly quarantine: Quarantine;
+  readonly metrics: MetricsSink;
+  readonly log: LogSink;
+}
+
+export interface ImportOptions {
+  readonly settings: ImportSettings;
+  readonly limits: RequestLimits;
+  readonly remainingMs: () => number;
+  /** No new request starts when less than this remains. */
+  readonly safetyMarginMs: number;
+  readonly indexReadyTimeoutMs: number;
+}
+
+export interface ImportResult {
+  /** Messages to hand back to the queue (transient failures): SQS redelivers exactly these. */
+  readonly failedIds: readonly string[];
+  readonly imported: number;
+  readonly quarantined: number;
+  readonly requests: number;
+}
+
+interface Item {
+  readonly inbound: InboundMessage;
+  readonly message: ValidMessage;
+}
+
+/**
+ * Imports one batch: invalid messages go to the DLQ at once with their reason; valid ones are sent
+ * in as few requests as the limits allow; a request Convex rejects with 400 is bisected down to the
+ * records it refuses, so the rest still import; transient failures are returned for redelivery.
+ */
+export async function importBatch(
+  deps: ImportDeps,
+  batch: readonly InboundMessage[],
+  options: ImportOptions,
+): Promise<ImportResult> {
+  const failed = new Set<string>();
+  const failedGroups = new Set<string>();
+  const toQuarantine: QuarantineItem[] = [];
+  const valid: Item[] = [];
+  let imported = 0;
+  let requests = 0;
+
+  const fail = (items: readonly { inbound: InboundMessage }[]) => {
+    for (const { inbound } of items) {
+      failed.add(inbound.id);
+      if (inbound.groupId !== undefined) failedGroups.add(inbound.groupId);
+    }
+  };
+  const park = (inbound: InboundMessage, rejection: Rejection) => {
+    toQuarantine.push({
+      id: inbound.id,
+      body: inbound.body,
+      code: rejection.code,
+      reason: rejection.message,
+      ...(rejection.table !== undefined ? { table: rejection.table } : {}),
+      ...(inbound.groupId !== undefined ? { groupId: inbound.groupId } : {}),
+    });
+  };
+
+  for (const inbound of batch) {
+    const result = validateMessage(inbound.body, options.settings);
+    if ('rejection' in result) park(inbound, result.rejection);
+    else valid.push({ inbound, message: result.message });
+  }
+  logRenames(deps.log, valid);
+
+  const keyed = new Map<string, readonly (readonly string[])[]>();
+  for (const { message } of valid)
+    if (message.primaryKey) keyed.set(message.table, message.primaryKey);
+  let sendable = valid;
+  if (keyed.size > 0) {
+    try {
+      await deps.indexes.ensure(
+        keyed,
+        Math.min(
+          options.indexReadyTimeoutMs,
+          Math.max(0, options.remainingMs() - options.safetyMarginMs),
+        ),
+      );
+    } catch (error) {
+      deps.log.error('primary key indexes are not ready; retrying those messages later', {
+        error: String((error as Error).message),
+      });
+      const blocked = valid.filter((v) => keyed.has(v.message.table));
+      fail(blocked);
+      sendable = valid.filter((v) => !keyed.has(v.message.table));
+    }
+  }
+
+  const send = async (request: PlannedRequest<Item>): Promise<void> => {
+    requests++;
+    deps.metrics.add('ImportRequests', 1, 'Count');
+    deps.metrics.add('ImportBytes', Buffer.byteLength(request.body), 'Bytes');
+    try {
+      await deps.target.importAirbyteRecords(request.body);
+      imported += request.items.length;
+    } catch (error) {
+      if (error instanceof FatalConvexError && error.status === 400) {
+        if (request.items.length === 1) {
+          const item = request.items[0] as Item;
+          park(item.inbound, {
+            code: 'ConvexRejected',
+            message: `Convex refused this record: ${error.code ?? 'HTTP 400'}: ${error.serverMessage ?? ''}`,
+            table: item.message.table,
+          });
+          return;
+        }
+        // Bisect: some record in here is refused; import the halves separately to find it.
+        const mid = Math.ceil(request.items.length / 2);
+        for (const half of [request.items.slice(0, mid), request.items.slice(mid)]) {
+          for (const sub of planRequests(half, options.limits)) await sendUnlessBlocked(sub);
+        }
+        return;
+      }
+      const e = error as ConvexApiError;
+      deps.log.error('import request failed; its messages will be redelivered', {
+        status: e.status,
+        code: e.code,
+        error: e.message,
+        messages: request.items.length,
+      });
+      deps.metrics.add('MessagesRetried', request.items.length, 'Count');
+      fail(request.items);
+    }
+  };
+
+  // FIFO: once a group failed, its later messages must wait too, or they would overtake it.
+  const sendUnlessBlocked = async (request: PlannedRequest<Item>): Promise<void> => {
+    const blocked = request.items.filter(
+      (i) => i.inbound.groupId !== undefined && failedGroups.has(i.inbound.groupId),
+    );
+    if (options.remainingMs() < options.safetyMarginMs) {
+      fail(request.items);
+      return;
+    }
+    if (blocked.length === 0) return send(request);
+    fail(blocked);
+    const rest = request.items.filter((i) => !blocked.includes(i));
+    for (const sub of planRequests(rest, options.limits)) await send(sub);
+  };
+
+  for (const request of planRequests(sendable, options.limits)) await sendUnlessBlocked(request);
+
+  const unparked = toQuarantine.length > 0 ? await deps.quarantine.send(toQuarantine) : [];
+  for (const id of unparked) failed.add(id); // not parked: hand back, so redrive still catches it
+  const quarantined = toQuarantine.length - unparked.length;
+  deps.metrics.add('MessagesImported', imported, 'Count');
+  deps.metrics.add('MessagesQuarantined', quarantined, 'Count');
+  for (const q of toQuarantine) deps.metrics.add(`Quarantined${q.code}`, 1, 'Count');
+  deps.log.info('import batch finished', {
+    messages: batch.length,
+    imported,
+    quarantined,
+    failed: failed.size,
+    requests,
+    perTable: countBy(valid.map((v) => v.message.table)),
+    reasons: countBy(toQuarantine.map((q) => q.code)),
+  });
+  return {
+    failedIds: batch.filter((m) => failed.has(m.id)).map((m) => m.id),
+    imported,
+    quarantined,
+    requests,
+  };
+}
+
+function countBy(values: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
+
+/** Convex renames `_`-prefixed and non-identifier fields with `source_`; say so once per batch. */
+function logRenames(log: LogSink, items: readonly Item[]): void {
+  const byTable = new Map<string, Set<string>>();
+  for (const { message } of items) {
+    for (const path of message.renames) {
+      const set = byTable.get(message.table) ?? new Set<string>();
+      if (set.size < 20) set.add(path);
+      byTable.set(message.table, set);
+    }
+  }
+  if (byTable.size > 0) {
+    log.warn(
+      'Convex will rename these fields with a source_ prefix (not identifiers, or starting with _)',
+      {
+        renamed: Object.fromEntries([...byTable].map(([t, s]) => [t, [...s]])),
+      },
+    );
+  }
+}
