@@ -172,7 +172,14 @@ export async function importBatch(
   for (const request of planRequests(sendable, options.limits)) await sendUnlessBlocked(request);
 
   const unparked = toQuarantine.length > 0 ? await deps.quarantine.send(toQuarantine) : [];
-  for (const id of unparked) failed.add(id); // not parked: hand back, so redrive still catches it
+  for (const { id, reason } of unparked) {
+    // Not parked: hand it back untouched, so the queue's redrive policy still moves it to the DLQ.
+    failed.add(id);
+    deps.log.error('could not send a rejected message to the DLQ; returning it to the queue', {
+      messageId: id,
+      reason,
+    });
+  }
   const quarantined = toQuarantine.length - unparked.length;
   deps.metrics.add('MessagesImported', imported, 'Count');
   deps.metrics.add('MessagesQuarantined', quarantined, 'Count');

@@ -10,12 +10,38 @@ export interface QuarantineItem {
   readonly groupId?: string;
 }
 
-/** Parks messages that can never succeed. Resolves with the ids that could NOT be parked. */
+export interface QuarantineFailure {
+  readonly id: string;
+  readonly reason: string;
+}
+
+/** Parks messages that can never succeed. Resolves with the ones that could NOT be parked, and why. */
 export interface Quarantine {
-  send(items: readonly QuarantineItem[]): Promise<string[]>;
+  send(items: readonly QuarantineItem[]): Promise<QuarantineFailure[]>;
 }
 
 const attr = (value: string) => ({ DataType: 'String', StringValue: value.slice(0, 1024) || '-' });
+
+/** SQS takes at most 10 entries and 1 MiB per batch (bodies plus attributes); keep a margin. */
+const MAX_BATCH_BYTES = 1024 * 1024 - 16 * 1024;
+
+function chunkForSqs(items: readonly QuarantineItem[]): QuarantineItem[][] {
+  const chunks: QuarantineItem[][] = [];
+  let current: QuarantineItem[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Buffer.byteLength(item.body) + 4 * 1024; // attributes are capped at 1 KiB each
+    if (current.length > 0 && (current.length >= 10 || bytes + size > MAX_BATCH_BYTES)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
 
 /** The dead-letter queue, with the reason as message attributes; the body is kept unchanged. */
 export class SqsQuarantine implements Quarantine {
@@ -24,11 +50,10 @@ export class SqsQuarantine implements Quarantine {
     private readonly queueUrl: string,
   ) {}
 
-  async send(items: readonly QuarantineItem[]): Promise<string[]> {
-    const failed: string[] = [];
+  async send(items: readonly QuarantineItem[]): Promise<QuarantineFailure[]> {
+    const failed: QuarantineFailure[] = [];
     const fifo = this.queueUrl.endsWith('.fifo');
-    for (let i = 0; i < items.length; i += 10) {
-      const chunk = items.slice(i, i + 10);
+    for (const chunk of chunkForSqs(items)) {
       try {
         const out = await this.sqs.send(
           new SendMessageBatchCommand({
@@ -52,9 +77,19 @@ export class SqsQuarantine implements Quarantine {
             })),
           }),
         );
-        for (const f of out.Failed ?? []) failed.push((chunk[Number(f.Id)] as QuarantineItem).id);
-      } catch {
-        failed.push(...chunk.map((c) => c.id));
+        for (const f of out.Failed ?? []) {
+          failed.push({
+            id: (chunk[Number(f.Id)] as QuarantineItem).id,
+            reason: `${f.Code ?? 'Failed'}: ${f.Message ?? ''}`,
+          });
+        }
+      } catch (error) {
+        failed.push(
+          ...chunk.map((c) => ({
+            id: c.id,
+            reason: `${(error as Error).name}: ${(error as Error).message}`,
+          })),
+        );
       }
     }
     return failed;

@@ -77,6 +77,17 @@ const reject = (
   rejection: table === undefined ? { code, message } : { code, message, table },
 });
 
+/** JSON kind for messages; lossless numbers are objects in JS but numbers in JSON. */
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (isLosslessNumber(v)) return 'number';
+  return typeof v;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !isLosslessNumber(v);
+
 /** Checks one body against the contract and Convex's limits; nothing here calls Convex. */
 export function validateMessage(
   body: string,
@@ -89,13 +100,13 @@ export function validateMessage(
   } catch (error) {
     return reject('InvalidJson', `message body is not JSON: ${(error as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+  if (!isPlainObject(parsed)) {
     return reject(
       'NotAnObject',
-      `message body must be a JSON object with table and data, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`,
+      `message body must be a JSON object with table and data, got ${kindOf(parsed)}`,
     );
   }
-  const m = parsed as Record<string, unknown>;
+  const m = parsed;
   const extra = Object.keys(m).filter((k) => k !== 'table' && k !== 'op' && k !== 'data');
   if (extra.length > 0)
     return reject(
@@ -104,7 +115,7 @@ export function validateMessage(
     );
   if (m.table === undefined) return reject('MissingTable', 'field "table" is missing');
   if (typeof m.table !== 'string')
-    return reject('InvalidTableName', `field "table" must be a string, got ${typeof m.table}`);
+    return reject('InvalidTableName', `field "table" must be a string, got ${kindOf(m.table)}`);
   const table = m.table;
   if (!TABLE_NAME.test(table)) {
     return reject(
@@ -129,14 +140,10 @@ export function validateMessage(
       table,
     );
   if (m.data === undefined) return reject('MissingData', 'field "data" is missing', table);
-  if (typeof m.data !== 'object' || m.data === null || Array.isArray(m.data)) {
-    return reject(
-      'DataNotObject',
-      `field "data" must be an object, got ${Array.isArray(m.data) ? 'an array' : m.data === null ? 'null' : typeof m.data}`,
-      table,
-    );
+  if (!isPlainObject(m.data)) {
+    return reject('DataNotObject', `field "data" must be an object, got ${kindOf(m.data)}`, table);
   }
-  const data = m.data as Record<string, unknown>;
+  const data = m.data;
   const primaryKey = config?.primaryKey;
   if (op === 'delete' && !primaryKey) {
     return reject(
