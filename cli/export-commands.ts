@@ -14,12 +14,19 @@ import {
   createDynamoDbClient,
   createKinesisClient,
   createS3Client,
+  createSqsClient,
 } from '../shared/aws/clients.js';
 import { parseEnv } from '../shared/config/parse-env.js';
 import { ENV } from '../shared/env.js';
 import { initialExportState } from '../shared/export/export-state.js';
 import { MemoryMetrics } from '../shared/observability/ports.js';
-import { ensureBucket, ensureStateTable, ensureStream } from '../shared/setup/ensure-resources.js';
+import {
+  ensureBucket,
+  ensureQueues,
+  ensureStateTable,
+  ensureStream,
+  queueNameFromUrl,
+} from '../shared/setup/ensure-resources.js';
 import { EXIT, print, stderrLog, UsageError } from './output.js';
 
 const owner = () => `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -77,21 +84,40 @@ export async function exportCommand(flags: { follow: boolean; verbose: boolean }
   }
 }
 
-const resourceSchema = z.object({
-  [ENV.streamName]: z.string({ message: 'is required' }).min(1),
-  [ENV.stateTable]: z.string({ message: 'is required' }).min(1),
-  [ENV.oversizeBucket]: z.string({ message: 'is required' }).min(1),
-});
-
-/** `setup`: create the stream, state table and bucket where missing (local emulators, trials). */
+/** `setup`: create whatever is configured and missing (local emulators, trials). */
 export async function setupCommand(): Promise<number> {
-  const env = parseEnv(resourceSchema, process.env);
-  const stream = await ensureStream(createKinesisClient(), env[ENV.streamName]);
-  const table = await ensureStateTable(createDynamoDbClient(), env[ENV.stateTable]);
-  const bucket = await ensureBucket(createS3Client(), env[ENV.oversizeBucket]);
-  print(`stream ${env[ENV.streamName]}: ${stream}`);
-  print(`state table ${env[ENV.stateTable]}: ${table}`);
-  print(`oversize bucket ${env[ENV.oversizeBucket]}: ${bucket}`);
+  const env = process.env;
+  const done: string[] = [];
+  if (env.BRIDGE_STREAM_NAME)
+    done.push(
+      `stream ${env.BRIDGE_STREAM_NAME}: ${await ensureStream(createKinesisClient(), env.BRIDGE_STREAM_NAME)}`,
+    );
+  if (env.BRIDGE_STATE_TABLE)
+    done.push(
+      `state table ${env.BRIDGE_STATE_TABLE}: ${await ensureStateTable(createDynamoDbClient(), env.BRIDGE_STATE_TABLE)}`,
+    );
+  if (env.BRIDGE_OVERSIZE_BUCKET)
+    done.push(
+      `oversize bucket ${env.BRIDGE_OVERSIZE_BUCKET}: ${await ensureBucket(createS3Client(), env.BRIDGE_OVERSIZE_BUCKET)}`,
+    );
+  if (env.BRIDGE_QUEUE_URL || env.BRIDGE_DLQ_URL) {
+    if (!env.BRIDGE_QUEUE_URL || !env.BRIDGE_DLQ_URL)
+      throw new UsageError(
+        'set both BRIDGE_QUEUE_URL and BRIDGE_DLQ_URL to create the import queues',
+      );
+    const { queueUrl, dlqUrl } = await ensureQueues(
+      createSqsClient(),
+      queueNameFromUrl(env.BRIDGE_QUEUE_URL),
+      queueNameFromUrl(env.BRIDGE_DLQ_URL),
+    );
+    done.push(`import queue: ${queueUrl}`, `dead-letter queue: ${dlqUrl}`);
+  }
+  if (done.length === 0) {
+    throw new UsageError(
+      'nothing to set up: set BRIDGE_STREAM_NAME, BRIDGE_STATE_TABLE, BRIDGE_OVERSIZE_BUCKET and/or BRIDGE_QUEUE_URL with BRIDGE_DLQ_URL',
+    );
+  }
+  for (const line of done) print(line);
   return EXIT.ok;
 }
 

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/errors.js';
 import { exportCommand, resyncCommand, setupCommand, statusCommand } from './export-commands.js';
+import { clearTablesCommand, importCommand, sendCommand } from './import-commands.js';
 import { EXIT, UsageError } from './output.js';
 
 const HELP: Record<string, string> = {
@@ -11,9 +12,15 @@ Commands:
   setup               create the stream, state table and oversize bucket where missing
   status [--json]     show phase, cursors, lag, lease holder and last error
   resync [--yes]      restart the export from a fresh snapshot
+  import [--follow]   import queued messages into Convex (until the queue is empty, or keep following)
+  send --table T [--op delete] [file.jsonl]
+                      queue one message per JSON line (stdin by default)
+  clear-tables T... [--yes]
+                      empty Convex tables (never done from a message)
 
 Settings come from the environment (see README, "Configuration").
-Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 lease held elsewhere, 4 resync required.
+Exit codes: 0 ok, 1 failure (or messages left for retry), 2 usage or configuration error,
+3 lease held elsewhere, 4 resync required.
 Run 'convex-bridge <command> --help' for a command's options.`,
   export: `Usage: convex-bridge export [--follow] [--verbose]
 
@@ -24,8 +31,21 @@ Needs CONVEX_URL, CONVEX_DEPLOY_KEY (or CONVEX_DEPLOY_KEY_SECRET_ID), BRIDGE_STR
 BRIDGE_STATE_TABLE, BRIDGE_OVERSIZE_BUCKET.`,
   setup: `Usage: convex-bridge setup
 
-Creates BRIDGE_STREAM_NAME, BRIDGE_STATE_TABLE and BRIDGE_OVERSIZE_BUCKET where they do not exist.
-Meant for local emulators and trials; deploy production resources with the CDK app.`,
+Creates whatever is configured and missing: BRIDGE_STREAM_NAME, BRIDGE_STATE_TABLE,
+BRIDGE_OVERSIZE_BUCKET, and the import queue BRIDGE_QUEUE_URL with its dead-letter queue
+BRIDGE_DLQ_URL (redrive after 5 receives). Meant for local emulators and trials; deploy production
+resources with the CDK app.`,
+  import: `Usage: convex-bridge import [--follow] [--verbose]
+
+Receives from BRIDGE_QUEUE_URL, imports into Convex, deletes what was imported or quarantined.
+Needs CONVEX_URL, CONVEX_DEPLOY_KEY, BRIDGE_QUEUE_URL, BRIDGE_DLQ_URL, BRIDGE_IMPORT_TABLES.`,
+  send: `Usage: convex-bridge send --table NAME [--op upsert|delete] [file.jsonl]
+
+Each non-empty line is a JSON object: the data of one message. Lines are checked first; bad lines
+are reported with their line number and not sent. On a FIFO queue each document's key is its group.`,
+  'clear-tables': `Usage: convex-bridge clear-tables TABLE... [--yes]
+
+Deletes every document of the tables, atomically. Convex emits no delete events for them.`,
   status: `Usage: convex-bridge status [--json]
 
 Reads BRIDGE_STATE_TABLE (and BRIDGE_EXPORT_ID, default 'default').`,
@@ -37,13 +57,16 @@ InvalidWindowToReadDocuments or SnapshotTooOld. Asks for confirmation unless --y
 
 export async function main(argv: string[]): Promise<number> {
   const [command = '', ...rest] = argv;
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
+    allowPositionals: true,
     options: {
       follow: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       yes: { type: 'boolean', default: false },
+      table: { type: 'string' },
+      op: { type: 'string', default: 'upsert' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -51,6 +74,9 @@ export async function main(argv: string[]): Promise<number> {
   if (command === '' || command === '--help' || command === '-h' || values.help) {
     process.stdout.write(`${HELP[command.startsWith('-') ? '' : command] ?? HELP['']}\n`);
     return command === '' ? EXIT.usage : EXIT.ok;
+  }
+  if (positionals.length > 0 && command !== 'send' && command !== 'clear-tables') {
+    throw new UsageError(`'${command}' takes no arguments, got '${positionals.join(' ')}'`);
   }
   switch (command) {
     case 'export':
@@ -61,6 +87,12 @@ export async function main(argv: string[]): Promise<number> {
       return statusCommand({ json: values.json });
     case 'resync':
       return resyncCommand({ yes: values.yes });
+    case 'import':
+      return importCommand({ follow: values.follow, verbose: values.verbose });
+    case 'send':
+      return sendCommand({ table: values.table, op: values.op, file: positionals[0] });
+    case 'clear-tables':
+      return clearTablesCommand({ tables: positionals, yes: values.yes });
     default:
       throw new UsageError(`unknown command '${command}'; run 'convex-bridge --help'`);
   }

@@ -25,12 +25,17 @@ const attr = (value: string) => ({ DataType: 'String', StringValue: value.slice(
 /** SQS takes at most 10 entries and 1 MiB per batch (bodies plus attributes); keep a margin. */
 const MAX_BATCH_BYTES = 1024 * 1024 - 16 * 1024;
 
-function chunkForSqs(items: readonly QuarantineItem[]): QuarantineItem[][] {
-  const chunks: QuarantineItem[][] = [];
-  let current: QuarantineItem[] = [];
+/** Splits items into SendMessageBatch-sized chunks: at most 10 entries and under 1 MiB each. */
+export function chunkForSqs<T>(
+  items: readonly T[],
+  bodyOf: (item: T) => string,
+  attributeBytes = 4 * 1024,
+): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
   let bytes = 0;
   for (const item of items) {
-    const size = Buffer.byteLength(item.body) + 4 * 1024; // attributes are capped at 1 KiB each
+    const size = Buffer.byteLength(bodyOf(item)) + attributeBytes;
     if (current.length > 0 && (current.length >= 10 || bytes + size > MAX_BATCH_BYTES)) {
       chunks.push(current);
       current = [];
@@ -53,7 +58,7 @@ export class SqsQuarantine implements Quarantine {
   async send(items: readonly QuarantineItem[]): Promise<QuarantineFailure[]> {
     const failed: QuarantineFailure[] = [];
     const fifo = this.queueUrl.endsWith('.fifo');
-    for (const chunk of chunkForSqs(items)) {
+    for (const chunk of chunkForSqs(items, (item) => item.body)) {
       try {
         const out = await this.sqs.send(
           new SendMessageBatchCommand({

@@ -16,6 +16,7 @@ import {
   HeadBucketCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
 /**
  * Creates what the bridge needs where it is missing, for local emulators and quick trials.
@@ -93,4 +94,40 @@ export async function ensureBucket(s3: S3Client, bucket: string): Promise<'creat
     if (error instanceof BucketAlreadyOwnedByYou) return 'exists';
     throw error;
   }
+}
+
+/** The queue name is the last path segment of its URL. */
+export const queueNameFromUrl = (url: string): string =>
+  new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? '';
+
+/** Creates the DLQ, then the queue redriving to it after `maxReceiveCount` receives. */
+export async function ensureQueues(
+  sqs: SQSClient,
+  queueName: string,
+  dlqName: string,
+  maxReceiveCount = 5,
+): Promise<{ queueUrl: string; dlqUrl: string }> {
+  const fifo = (name: string) => (name.endsWith('.fifo') ? { FifoQueue: 'true' } : {});
+  const dlq = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: dlqName,
+      Attributes: { ...fifo(dlqName), MessageRetentionPeriod: '1209600' },
+    }),
+  );
+  const dlqUrl = dlq.QueueUrl as string;
+  const arn = (
+    await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
+    )
+  ).Attributes?.QueueArn;
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: queueName,
+      Attributes: {
+        ...fifo(queueName),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount }),
+      },
+    }),
+  );
+  return { queueUrl: queue.QueueUrl as string, dlqUrl };
 }

@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { createInterface as createPrompt } from 'node:readline/promises';
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+} from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import { loadImportConfig, parseImportTables } from '../lambdas/import/config.js';
+import { importBatch } from '../lambdas/import/import-batch.js';
+import { buildImportDeps, importOptionsFrom } from '../lambdas/import/wiring.js';
+import { chunkForSqs } from '../shared/adapters/sqs-quarantine.js';
+import { createSecretsManagerClient, createSqsClient } from '../shared/aws/clients.js';
+import { loadConvexConnection } from '../shared/config/convex-connection.js';
+import { resolveDeployKey } from '../shared/config/deploy-key.js';
+import { parseEnv } from '../shared/config/parse-env.js';
+import { ConvexClient } from '../shared/convex/client.js';
+import { validateMessage } from '../shared/import/import-message.js';
+import { MemoryMetrics } from '../shared/observability/ports.js';
+import { EXIT, print, stderrLog, UsageError } from './output.js';
+
+const queueSchema = z.object({
+  BRIDGE_QUEUE_URL: z.string({ message: 'is required (the import queue)' }).url(),
+});
+
+/** `import [--follow]`: receive from the queue, import, delete what is done; outside Lambda. */
+export async function importCommand(flags: { follow: boolean; verbose: boolean }): Promise<number> {
+  const { BRIDGE_QUEUE_URL: queueUrl } = parseEnv(queueSchema, process.env);
+  const config = loadImportConfig(process.env);
+  const metrics = new MemoryMetrics();
+  const deps = await buildImportDeps(config, { metrics, log: stderrLog(flags.verbose) });
+  const sqs = createSqsClient();
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let totals = { imported: 0, quarantined: 0, retried: 0 };
+  try {
+    while (!stop.signal.aborted) {
+      const received: Message[] = [];
+      // Gather up to 500 messages so one import request can carry many of them.
+      while (received.length < 500) {
+        const out = await sqs
+          .send(
+            new ReceiveMessageCommand({
+              QueueUrl: queueUrl,
+              MaxNumberOfMessages: 10,
+              WaitTimeSeconds: received.length > 0 ? 0 : flags.follow ? 5 : 1,
+              VisibilityTimeout: 120,
+              MessageSystemAttributeNames: ['MessageGroupId'],
+            }),
+            { abortSignal: stop.signal },
+          )
+          .catch((error: unknown) => {
+            if (stop.signal.aborted) return { Messages: [] };
+            throw error;
+          });
+        const got = out.Messages ?? [];
+        received.push(...got);
+        if (got.length === 0) break;
+      }
+      if (received.length === 0) {
+        if (flags.follow) continue;
+        break;
+      }
+      const inbound = received.map((m) => ({
+        id: m.MessageId as string,
+        body: m.Body ?? '',
+        ...(m.Attributes?.MessageGroupId !== undefined
+          ? { groupId: m.Attributes.MessageGroupId }
+          : {}),
+      }));
+      const result = await importBatch(
+        deps,
+        inbound,
+        importOptionsFrom(config, () => Number.POSITIVE_INFINITY),
+      );
+      const failed = new Set(result.failedIds);
+      const done = received.filter((m) => !failed.has(m.MessageId as string));
+      for (let i = 0; i < done.length; i += 10) {
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: done
+              .slice(i, i + 10)
+              .map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle as string })),
+          }),
+        );
+      }
+      totals = {
+        imported: totals.imported + result.imported,
+        quarantined: totals.quarantined + result.quarantined,
+        retried: totals.retried + failed.size,
+      };
+      if (!flags.follow && failed.size > 0) break; // they come back after the visibility timeout
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  print(
+    `import: ${totals.imported} imported, ${totals.quarantined} quarantined (DLQ), ${totals.retried} left for retry`,
+  );
+  return totals.retried > 0 && !flags.follow ? EXIT.failed : EXIT.ok;
+}
+
+/** `send --table T [--op delete] [file.jsonl]`: one JSON object per line becomes one message's data. */
+export async function sendCommand(flags: {
+  table: string | undefined;
+  op: string;
+  file: string | undefined;
+}): Promise<number> {
+  if (!flags.table) throw new UsageError('send needs --table NAME');
+  if (flags.op !== 'upsert' && flags.op !== 'delete')
+    throw new UsageError(`--op must be upsert or delete, got '${flags.op}'`);
+  const { BRIDGE_QUEUE_URL: queueUrl } = parseEnv(queueSchema, process.env);
+  const tables = parseImportTables(process.env.BRIDGE_IMPORT_TABLES ?? '{}');
+  const settings = {
+    tables,
+    unknownTables:
+      process.env.BRIDGE_IMPORT_UNKNOWN_TABLES === 'append' || !(flags.table in tables)
+        ? ('append' as const)
+        : ('reject' as const),
+  };
+  const fifo = queueUrl.endsWith('.fifo');
+  const input = flags.file ? createReadStream(flags.file) : process.stdin;
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  const ready: { body: string; group: string }[] = [];
+  let lineNo = 0;
+  let bad = 0;
+  for await (const line of lines) {
+    lineNo++;
+    if (line.trim() === '') continue;
+    let data: unknown;
+    try {
+      data = JSON.parse(line);
+    } catch (error) {
+      process.stderr.write(`line ${lineNo}: not JSON (${(error as Error).message})\n`);
+      bad++;
+      continue;
+    }
+    const body = JSON.stringify({ table: flags.table, op: flags.op, data });
+    const checked = validateMessage(body, settings);
+    if ('rejection' in checked) {
+      process.stderr.write(
+        `line ${lineNo}: ${checked.rejection.code}: ${checked.rejection.message}\n`,
+      );
+      bad++;
+      continue;
+    }
+    const key = (checked.message.primaryKey ?? []).map((path) =>
+      JSON.stringify(path.reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], data)),
+    );
+    ready.push({ body, group: `${flags.table}:${key.join('|')}`.slice(0, 128) });
+  }
+  const sqs = createSqsClient();
+  let sent = 0;
+  for (const chunk of chunkForSqs(ready, (r) => r.body, 256)) {
+    const out = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: chunk.map((r, i) => ({
+          Id: String(i),
+          MessageBody: r.body,
+          // Per-key groups keep each document's messages in order on a FIFO queue.
+          ...(fifo ? { MessageGroupId: r.group, MessageDeduplicationId: randomUUID() } : {}),
+        })),
+      }),
+    );
+    for (const f of out.Failed ?? []) process.stderr.write(`not sent: ${f.Code}: ${f.Message}\n`);
+    sent += chunk.length - (out.Failed ?? []).length;
+  }
+  print(
+    `sent ${sent} message(s) to the queue${bad > 0 ? `; ${bad} line(s) refused (see above)` : ''}`,
+  );
+  return bad > 0 ? EXIT.usage : sent === ready.length ? EXIT.ok : EXIT.failed;
+}
+
+/** `clear-tables T…`: empties Convex tables atomically (after confirmation). Never from a message. */
+export async function clearTablesCommand(flags: {
+  tables: string[];
+  yes: boolean;
+}): Promise<number> {
+  if (flags.tables.length === 0) throw new UsageError('clear-tables needs at least one table name');
+  const connection = loadConvexConnection(process.env);
+  if (!flags.yes) {
+    if (!process.stdin.isTTY)
+      throw new UsageError(
+        'clear-tables deletes every document of those tables; pass --yes to confirm',
+      );
+    const rl = createPrompt({ input: process.stdin, output: process.stdout });
+    const answer = await rl.question(
+      `Delete every document in ${flags.tables.join(', ')}? Type "clear" to confirm: `,
+    );
+    rl.close();
+    if (answer.trim() !== 'clear') {
+      print('clear-tables cancelled');
+      return EXIT.usage;
+    }
+  }
+  const client = new ConvexClient({
+    url: connection.url,
+    deployKey: await resolveDeployKey(connection.deployKey, () => createSecretsManagerClient()),
+    allowInsecureLoopback: connection.allowInsecureLoopback,
+  });
+  await client.clearTables(flags.tables);
+  print(`cleared ${flags.tables.join(', ')}`);
+  return EXIT.ok;
+}
