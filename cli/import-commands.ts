@@ -14,10 +14,8 @@ import { importBatch } from '../lambdas/import/import-batch.js';
 import { buildImportDeps, importOptionsFrom } from '../lambdas/import/wiring.js';
 import { chunkForSqs } from '../shared/adapters/sqs-quarantine.js';
 import { createSecretsManagerClient, createSqsClient } from '../shared/aws/clients.js';
-import { loadConvexConnection } from '../shared/config/convex-connection.js';
-import { resolveDeployKey } from '../shared/config/deploy-key.js';
+import { connectToConvex, loadConvexConnection } from '../shared/config/convex-connection.js';
 import { parseEnv } from '../shared/config/parse-env.js';
-import { ConvexClient } from '../shared/convex/client.js';
 import { validateMessage } from '../shared/import/import-message.js';
 import { MemoryMetrics } from '../shared/observability/ports.js';
 import { EXIT, print, stderrLog, UsageError } from './output.js';
@@ -201,11 +199,7 @@ export async function clearTablesCommand(flags: {
       return EXIT.usage;
     }
   }
-  const client = new ConvexClient({
-    url: connection.url,
-    deployKey: await resolveDeployKey(connection.deployKey, () => createSecretsManagerClient()),
-    allowInsecureLoopback: connection.allowInsecureLoopback,
-  });
+  const client = await connectToConvex(connection, () => createSecretsManagerClient());
   await client.clearTables(flags.tables);
   print(`cleared ${flags.tables.join(', ')}`);
   return EXIT.ok;

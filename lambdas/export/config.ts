@@ -1,23 +1,20 @@
 import { z } from 'zod';
+import {
+  type ConvexConnection,
+  convexConnectionShape,
+  deployKeyRequired,
+  toConvexConnection,
+} from '../../shared/config/convex-connection.js';
 import { commaList, parseEnv } from '../../shared/config/parse-env.js';
 import { ENV } from '../../shared/env.js';
 import type { TableFilter } from './table-filter.js';
 
 const int = (min: number, max: number, fallback: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
-const flag = z
-  .enum(['true', 'false'])
-  .default('false')
-  .transform((v) => v === 'true');
 
 const schema = z
   .object({
-    [ENV.convexUrl]: z
-      .string({ message: 'is required (the deployment URL, https://<name>.convex.cloud)' })
-      .min(1),
-    [ENV.deployKey]: z.string().min(1).optional(),
-    [ENV.deployKeySecretId]: z.string().min(1).optional(),
-    [ENV.allowInsecureLoopback]: flag,
+    ...convexConnectionShape,
     [ENV.streamName]: z
       .string({ message: 'is required (the Kinesis stream to publish to)' })
       .min(1),
@@ -41,17 +38,11 @@ const schema = z
     [ENV.maxRecordBytes]: int(1_024, 10 * 1024 * 1024, 1024 * 1024),
     [ENV.valueFormat]: z.enum(['json', 'convex_encoded_json', 'export_json']).default('json'),
     [ENV.publishConcurrency]: int(1, 32, 4),
-    [ENV.convexTimeoutMs]: int(1_000, 300_000, 30_000),
   })
-  .refine((env) => env[ENV.deployKey] !== undefined || env[ENV.deployKeySecretId] !== undefined, {
-    message: `set ${ENV.deployKey} or ${ENV.deployKeySecretId}`,
-    path: [ENV.deployKey],
-  });
+  .refine(...deployKeyRequired);
 
 export interface ExportConfig {
-  readonly convexUrl: string;
-  readonly deployKey: { readonly value: string } | { readonly secretId: string };
-  readonly allowInsecureLoopback: boolean;
+  readonly convex: ConvexConnection;
   readonly streamName: string;
   readonly stateTable: string;
   readonly oversizeBucket: string;
@@ -63,7 +54,6 @@ export interface ExportConfig {
   readonly maxRecordBytes: number;
   readonly valueFormat: 'json' | 'convex_encoded_json' | 'export_json';
   readonly publishConcurrency: number;
-  readonly convexTimeoutMs: number;
 }
 
 export function loadExportConfig(env: Readonly<Record<string, string | undefined>>): ExportConfig {
@@ -78,12 +68,8 @@ export function loadExportConfig(env: Readonly<Record<string, string | undefined
       ] as const
     ).filter(([, v]) => v !== undefined),
   );
-  const key = e[ENV.deployKey];
-  const secretId = e[ENV.deployKeySecretId];
   return {
-    convexUrl: e[ENV.convexUrl],
-    deployKey: key !== undefined ? { value: key } : { secretId: secretId as string },
-    allowInsecureLoopback: e[ENV.allowInsecureLoopback],
+    convex: toConvexConnection(e),
     streamName: e[ENV.streamName],
     stateTable: e[ENV.stateTable],
     oversizeBucket: e[ENV.oversizeBucket],
@@ -95,6 +81,5 @@ export function loadExportConfig(env: Readonly<Record<string, string | undefined
     maxRecordBytes: e[ENV.maxRecordBytes],
     valueFormat: e[ENV.valueFormat],
     publishConcurrency: e[ENV.publishConcurrency],
-    convexTimeoutMs: e[ENV.convexTimeoutMs],
   };
 }

@@ -7,8 +7,7 @@ import {
   createS3Client,
   createSecretsManagerClient,
 } from '../../shared/aws/clients.js';
-import { resolveDeployKey } from '../../shared/config/deploy-key.js';
-import { ConvexClient } from '../../shared/convex/client.js';
+import { connectToConvex } from '../../shared/config/convex-connection.js';
 import type { LogSink, MetricsSink } from '../../shared/observability/ports.js';
 import type { ExportConfig } from './config.js';
 import type { ExportDeps, ExportOptions } from './export-changes.js';
@@ -18,22 +17,7 @@ export async function buildExportDeps(
   config: ExportConfig,
   sinks: { metrics: MetricsSink; log: LogSink },
 ): Promise<ExportDeps> {
-  const deployKey = await resolveDeployKey(config.deployKey, () => createSecretsManagerClient());
-  const source = new ConvexClient({
-    url: config.convexUrl,
-    deployKey,
-    allowInsecureLoopback: config.allowInsecureLoopback,
-    timeoutMs: config.convexTimeoutMs,
-    onRetry: ({ endpoint, attempt, error }) => {
-      sinks.metrics.add('ConvexRetries', 1, 'Count');
-      sinks.log.warn('retrying Convex call', {
-        endpoint,
-        attempt,
-        status: error.status,
-        code: error.code,
-      });
-    },
-  });
+  const source = await connectToConvex(config.convex, () => createSecretsManagerClient(), sinks);
   const publisher = new KinesisEventPublisher(createKinesisClient(), {
     streamName: config.streamName,
     maxRecordBytes: config.maxRecordBytes,

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import type { DeployKeySource } from '../../shared/config/deploy-key.js';
+import {
+  type ConvexConnection,
+  convexConnectionShape,
+  deployKeyRequired,
+  toConvexConnection,
+} from '../../shared/config/convex-connection.js';
 import { parseEnv } from '../../shared/config/parse-env.js';
 import { ConfigError } from '../../shared/errors.js';
 import type { ImportSettings } from '../../shared/import/import-message.js';
@@ -26,10 +31,7 @@ const tablesSchema = z.record(
 
 const schema = z
   .object({
-    CONVEX_URL: z.string({ message: 'is required (the deployment URL)' }).min(1),
-    CONVEX_DEPLOY_KEY: z.string().min(1).optional(),
-    CONVEX_DEPLOY_KEY_SECRET_ID: z.string().min(1).optional(),
-    BRIDGE_ALLOW_INSECURE_LOOPBACK: z.enum(['true', 'false']).default('false'),
+    ...convexConnectionShape,
     BRIDGE_DLQ_URL: z
       .string({ message: 'is required (the dead-letter queue for messages that can never import)' })
       .url(),
@@ -39,23 +41,16 @@ const schema = z
     BRIDGE_IMPORT_MAX_REQUEST_MESSAGES: int(1, 100_000, 10_000),
     BRIDGE_INDEX_READY_TIMEOUT_MS: int(0, 900_000, 60_000),
     BRIDGE_SAFETY_MARGIN_MS: int(0, 300_000, 5_000),
-    BRIDGE_CONVEX_TIMEOUT_MS: int(1_000, 300_000, 30_000),
   })
-  .refine((e) => e.CONVEX_DEPLOY_KEY !== undefined || e.CONVEX_DEPLOY_KEY_SECRET_ID !== undefined, {
-    message: 'set CONVEX_DEPLOY_KEY or CONVEX_DEPLOY_KEY_SECRET_ID',
-    path: ['CONVEX_DEPLOY_KEY'],
-  });
+  .refine(...deployKeyRequired);
 
 export interface ImportConfig {
-  readonly convexUrl: string;
-  readonly deployKey: DeployKeySource;
-  readonly allowInsecureLoopback: boolean;
+  readonly convex: ConvexConnection;
   readonly dlqUrl: string;
   readonly settings: ImportSettings;
   readonly limits: RequestLimits;
   readonly indexReadyTimeoutMs: number;
   readonly safetyMarginMs: number;
-  readonly convexTimeoutMs: number;
 }
 
 /** Parses BRIDGE_IMPORT_TABLES, e.g. {"users":{"primaryKey":[["email"]]},"events":{}}. */
@@ -86,12 +81,7 @@ export function parseImportTables(raw: string): ImportSettings['tables'] {
 export function loadImportConfig(env: Readonly<Record<string, string | undefined>>): ImportConfig {
   const e = parseEnv(schema, env);
   return {
-    convexUrl: e.CONVEX_URL,
-    deployKey:
-      e.CONVEX_DEPLOY_KEY !== undefined
-        ? { value: e.CONVEX_DEPLOY_KEY }
-        : { secretId: e.CONVEX_DEPLOY_KEY_SECRET_ID as string },
-    allowInsecureLoopback: e.BRIDGE_ALLOW_INSECURE_LOOPBACK === 'true',
+    convex: toConvexConnection(e),
     dlqUrl: e.BRIDGE_DLQ_URL,
     settings: {
       tables: parseImportTables(e.BRIDGE_IMPORT_TABLES),
@@ -103,6 +93,5 @@ export function loadImportConfig(env: Readonly<Record<string, string | undefined
     },
     indexReadyTimeoutMs: e.BRIDGE_INDEX_READY_TIMEOUT_MS,
     safetyMarginMs: e.BRIDGE_SAFETY_MARGIN_MS,
-    convexTimeoutMs: e.BRIDGE_CONVEX_TIMEOUT_MS,
   };
 }

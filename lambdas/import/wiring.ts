@@ -1,7 +1,7 @@
 import { SqsQuarantine } from '../../shared/adapters/sqs-quarantine.js';
 import { createSecretsManagerClient, createSqsClient } from '../../shared/aws/clients.js';
-import { resolveDeployKey } from '../../shared/config/deploy-key.js';
-import { ConvexClient } from '../../shared/convex/client.js';
+import { connectToConvex } from '../../shared/config/convex-connection.js';
+import type { ConvexClient } from '../../shared/convex/client.js';
 import type { LogSink, MetricsSink } from '../../shared/observability/ports.js';
 import type { ImportConfig } from './config.js';
 import type { ImportDeps, ImportOptions } from './import-batch.js';
@@ -11,22 +11,7 @@ export async function buildImportDeps(
   config: ImportConfig,
   sinks: { metrics: MetricsSink; log: LogSink },
 ): Promise<ImportDeps & { client: ConvexClient }> {
-  const deployKey = await resolveDeployKey(config.deployKey, () => createSecretsManagerClient());
-  const client = new ConvexClient({
-    url: config.convexUrl,
-    deployKey,
-    allowInsecureLoopback: config.allowInsecureLoopback,
-    timeoutMs: config.convexTimeoutMs,
-    onRetry: ({ endpoint, attempt, error }) => {
-      sinks.metrics.add('ConvexRetries', 1, 'Count');
-      sinks.log.warn('retrying Convex call', {
-        endpoint,
-        attempt,
-        status: error.status,
-        code: error.code,
-      });
-    },
-  });
+  const client = await connectToConvex(config.convex, () => createSecretsManagerClient(), sinks);
   return {
     client,
     target: client,

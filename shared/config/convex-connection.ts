@@ -1,30 +1,43 @@
 import { z } from 'zod';
-import type { DeployKeySource } from './deploy-key.js';
+import { ConvexClient } from '../convex/client.js';
+import type { LogSink, MetricsSink } from '../observability/ports.js';
+import { type DeployKeySource, resolveDeployKey } from './deploy-key.js';
 import { parseEnv } from './parse-env.js';
 
-const schema = z
-  .object({
-    CONVEX_URL: z.string({ message: 'is required (the deployment URL)' }).min(1),
-    CONVEX_DEPLOY_KEY: z.string().min(1).optional(),
-    CONVEX_DEPLOY_KEY_SECRET_ID: z.string().min(1).optional(),
-    BRIDGE_ALLOW_INSECURE_LOOPBACK: z.enum(['true', 'false']).default('false'),
-  })
-  .refine((e) => e.CONVEX_DEPLOY_KEY !== undefined || e.CONVEX_DEPLOY_KEY_SECRET_ID !== undefined, {
-    message: 'set CONVEX_DEPLOY_KEY or CONVEX_DEPLOY_KEY_SECRET_ID',
-    path: ['CONVEX_DEPLOY_KEY'],
-  });
+/** The settings every Convex-facing command and function shares; merge into larger schemas. */
+export const convexConnectionShape = {
+  CONVEX_URL: z
+    .string({ message: 'is required (the deployment URL, https://<name>.convex.cloud)' })
+    .min(1),
+  CONVEX_DEPLOY_KEY: z.string().min(1).optional(),
+  CONVEX_DEPLOY_KEY_SECRET_ID: z.string().min(1).optional(),
+  BRIDGE_ALLOW_INSECURE_LOOPBACK: z.enum(['true', 'false']).default('false'),
+  BRIDGE_CONVEX_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(30_000),
+};
+
+const connectionSchema = z.object(convexConnectionShape);
+type ConnectionEnv = z.output<typeof connectionSchema>;
+
+/** Refinement for schemas built on the shape: one of the two key settings must be present. */
+export const deployKeyRequired: [
+  (e: {
+    CONVEX_DEPLOY_KEY?: string | undefined;
+    CONVEX_DEPLOY_KEY_SECRET_ID?: string | undefined;
+  }) => boolean,
+  { message: string; path: PropertyKey[] },
+] = [
+  (e) => e.CONVEX_DEPLOY_KEY !== undefined || e.CONVEX_DEPLOY_KEY_SECRET_ID !== undefined,
+  { message: 'set CONVEX_DEPLOY_KEY or CONVEX_DEPLOY_KEY_SECRET_ID', path: ['CONVEX_DEPLOY_KEY'] },
+];
 
 export interface ConvexConnection {
   readonly url: string;
   readonly deployKey: DeployKeySource;
   readonly allowInsecureLoopback: boolean;
+  readonly timeoutMs: number;
 }
 
-/** Just what a Convex client needs, for commands that neither export nor import. */
-export function loadConvexConnection(
-  env: Readonly<Record<string, string | undefined>>,
-): ConvexConnection {
-  const e = parseEnv(schema, env);
+export function toConvexConnection(e: ConnectionEnv): ConvexConnection {
   return {
     url: e.CONVEX_URL,
     deployKey:
@@ -32,5 +45,40 @@ export function loadConvexConnection(
         ? { value: e.CONVEX_DEPLOY_KEY }
         : { secretId: e.CONVEX_DEPLOY_KEY_SECRET_ID as string },
     allowInsecureLoopback: e.BRIDGE_ALLOW_INSECURE_LOOPBACK === 'true',
+    timeoutMs: e.BRIDGE_CONVEX_TIMEOUT_MS,
   };
+}
+
+/** Just what a Convex client needs, for commands that neither export nor import. */
+export function loadConvexConnection(
+  env: Readonly<Record<string, string | undefined>>,
+): ConvexConnection {
+  return toConvexConnection(parseEnv(connectionSchema.refine(...deployKeyRequired), env));
+}
+
+/** Resolves the key (env or Secrets Manager) and builds a client whose retries are counted and logged. */
+export async function connectToConvex(
+  connection: ConvexConnection,
+  secrets: Parameters<typeof resolveDeployKey>[1],
+  sinks?: { metrics: MetricsSink; log: LogSink },
+): Promise<ConvexClient> {
+  return new ConvexClient({
+    url: connection.url,
+    deployKey: await resolveDeployKey(connection.deployKey, secrets),
+    allowInsecureLoopback: connection.allowInsecureLoopback,
+    timeoutMs: connection.timeoutMs,
+    ...(sinks
+      ? {
+          onRetry: ({ endpoint, attempt, error }) => {
+            sinks.metrics.add('ConvexRetries', 1, 'Count');
+            sinks.log.warn('retrying Convex call', {
+              endpoint,
+              attempt,
+              status: error.status,
+              code: error.code,
+            });
+          },
+        }
+      : {}),
+  });
 }
