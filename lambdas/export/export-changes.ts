@@ -3,7 +3,7 @@ import { LeaseLostError } from '../../shared/adapters/dynamodb-export-store.js';
 import type { EventPublisher } from '../../shared/adapters/kinesis-publisher.js';
 import type { ConvexClient, ExportSelection, ValueFormat } from '../../shared/convex/client.js';
 import { ResyncRequiredError } from '../../shared/convex/errors.js';
-import { deltaCursorAfterSnapshot } from '../../shared/convex/int64.js';
+import { deltaCursorAfterSnapshot, type SnapshotTs } from '../../shared/convex/int64.js';
 import { BridgeError } from '../../shared/errors.js';
 import { type ChangeEvent, toChangeEvent } from '../../shared/events/change-event.js';
 import type { ExportState, ExportStateStore, Lease } from '../../shared/export/export-state.js';
@@ -64,6 +64,8 @@ export type ExportOutcome =
     };
 
 interface FetchedPage {
+  /** Set on a snapshot's first page: the timestamp the server chose, to persist before publishing. */
+  readonly pinSnapshot?: SnapshotTs;
   readonly events: ChangeEvent[];
   readonly next: ExportState['position'];
   /** The change log is exhausted: polling again now would find nothing new. */
@@ -127,7 +129,13 @@ export async function exportChanges(
         page.hasMore && page.cursor !== null
           ? { phase: 'snapshot', snapshotTs: page.snapshot, snapshotCursor: page.cursor }
           : { phase: 'deltas', deltaCursor: deltaCursorAfterSnapshot(page.snapshot) };
-      return { events, next, caughtUp: false };
+      const pinSnapshot = position.snapshotTs === undefined ? page.snapshot : undefined;
+      return {
+        events,
+        next,
+        caughtUp: false,
+        ...(pinSnapshot !== undefined ? { pinSnapshot } : {}),
+      };
     }
     const page = await deps.source.documentDeltas(
       { cursor: position.deltaCursor, ...(selection ? { selection } : {}), format },
@@ -178,6 +186,18 @@ export async function exportChanges(
           inflight = guard(sleep(wait, fetchSignal).then(() => fetchPage(page.next)));
         }
       }
+      if (page.pinSnapshot !== undefined) {
+        // The server picked the snapshot timestamp. Persist it before publishing anything, so a
+        // crash resumes this same snapshot (repeating identical events) instead of starting a
+        // newer one, whose copy would miss deletes that happened in between.
+        state = {
+          ...state,
+          position: { phase: 'snapshot', snapshotTs: page.pinSnapshot },
+          updatedAt: new Date(now()).toISOString(),
+        };
+        const pinned = await checkpointOrStop(state);
+        if (!pinned) return { status: 'lease-lost', pages, events };
+      }
       // Ctrl-C lets the page finish; only the Lambda deadline may cut a publish short (no checkpoint then).
       const published = await deps.publisher.publish(page.events, publishDeadline());
       const newest = page.events.at(-1)?.ts ?? state.newestEventTs;
@@ -192,16 +212,9 @@ export async function exportChanges(
         ...(newest !== undefined ? { newestEventTs: newest } : {}),
         ...(base !== undefined ? { baseSnapshotTs: base } : {}),
       };
-      try {
-        lease = await deps.store.checkpoint(lease, state, options.leaseTtlMs);
-      } catch (error) {
-        if (!(error instanceof LeaseLostError)) throw error;
-        // The page is in the stream but not checkpointed by us: the new holder re-publishes it
-        // (same eventIds), which at-least-once delivery allows.
-        deps.metrics.add('LeaseLost', 1, 'Count');
-        deps.log.warn('export lease was taken over; stopping', { owner: options.owner, pages });
-        return { status: 'lease-lost', pages, events };
-      }
+      // If the lease was lost, the page is in the stream but not checkpointed by us: the new
+      // holder re-publishes it (same eventIds), which at-least-once delivery allows.
+      if (!(await checkpointOrStop(state))) return { status: 'lease-lost', pages, events };
       pages++;
       events += page.events.length;
       recordPageMetrics(page, published);
@@ -216,6 +229,19 @@ export async function exportChanges(
   }
   deps.log.info('export run finished', { status, pages, events, phase: state.position.phase });
   return { status, pages, events, state };
+
+  /** Saves state; false when another run took the lease over (this run must stop writing). */
+  async function checkpointOrStop(next: ExportState): Promise<boolean> {
+    try {
+      lease = await deps.store.checkpoint(lease, next, options.leaseTtlMs);
+      return true;
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) throw error;
+      deps.metrics.add('LeaseLost', 1, 'Count');
+      deps.log.warn('export lease was taken over; stopping', { owner: options.owner, pages });
+      return false;
+    }
+  }
 
   async function recordResync(error: ResyncRequiredError): Promise<void> {
     state = {

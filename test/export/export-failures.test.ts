@@ -5,6 +5,7 @@ import {
   LeaseLostError,
 } from '../../shared/adapters/dynamodb-export-store.js';
 import { PublishError } from '../../shared/adapters/kinesis-publisher.js';
+import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
 import { createDynamoDbClient, createKinesisClient } from '../../shared/aws/clients.js';
 import { MemoryMetrics } from '../../shared/observability/ports.js';
 import { injectPutRecordsFaults } from '../helpers/kinesis-faults.js';
@@ -218,6 +219,42 @@ describe('export under failure', () => {
     expect(outcome).toMatchObject({ status: 'lease-lost', pages: 1 });
     expect(metrics.totals.get('LeaseLost')).toBe(1);
     expect((await store.read()).lease?.owner).toBe('newer-run');
+  });
+
+  it('resumes the same snapshot after a crash before the first checkpoint, so deletes in between are not missed', async () => {
+    const { stream, exportId } = await rig.fresh();
+    const filter = { includeTables: ['ff_pin'] };
+    const { ids } = f.write(
+      Array.from({ length: 120 }, (_, i) => ({
+        op: 'insert' as const,
+        table: 'ff_pin',
+        doc: { i },
+      })),
+    );
+    const deps = rig.deps({ stream, exportId });
+    const publish = deps.publisher.publish.bind(deps.publisher);
+    deps.publisher.publish = async (events, signal) => {
+      await publish(events, signal); // the first page reaches the stream...
+      throw new Error('simulated crash'); // ...and the process dies before checkpointing it
+    };
+    await expect(exportChanges(deps, rig.baseOptions({ filter }))).rejects.toThrow(
+      'simulated crash',
+    );
+    // Between the crash and the restart a document that was already published as a snapshot event is deleted.
+    const firstPage = (await readWholeStream(rig.kinesis(), stream)).map(
+      (r) => JSON.parse(Buffer.from(r.data).toString()) as { id: string },
+    );
+    const published = firstPage[0]?.id as string;
+    expect(ids).toContain(published);
+    f.write([{ op: 'delete', id: published }]);
+    const outcome = await rig.run({ filter }, { stream, exportId });
+    expect(outcome.status).toBe('caught-up');
+    const result = await rig.verify({ stream, exportId, filter });
+    // The resumed snapshot is the pinned one, so the delete arrives as a change event.
+    expect(result.records.some((r) => r.event.id === published && r.event.op === 'delete')).toBe(
+      true,
+    );
+    expect(result.duplicates).toBeGreaterThan(0);
   });
 
   it('checkpoints and returns before the deadline when little time remains', async () => {
