@@ -182,7 +182,10 @@ describe('export: snapshot then changes, exactly', () => {
       },
       store: Object.assign(Object.create(store) as typeof store, {
         checkpoint: async (...args: Parameters<typeof store.checkpoint>) => {
-          trace.push(`checkpoint ${args[1].position.phase}`);
+          const p = args[1].position;
+          trace.push(
+            `checkpoint ${p.phase}${p.phase === 'snapshot' && p.snapshotCursor === undefined ? ' pin' : ''}`,
+          );
           return store.checkpoint(...args);
         },
       }),
@@ -192,7 +195,12 @@ describe('export: snapshot then changes, exactly', () => {
     // Page 2's fetch starts before page 1's publish ends.
     expect(trace.indexOf('fetch-start 2')).toBeLessThan(trace.indexOf('publish-end 1'));
     // Each publish ends before the next checkpoint, and checkpoints never overtake publishes.
-    const order = trace.filter((t) => t.startsWith('publish-end') || t.startsWith('checkpoint'));
+    // First the snapshot timestamp is pinned, before anything is published; then publish, checkpoint, …
+    const [pin, ...order] = trace.filter(
+      (t) => t.startsWith('publish-end') || t.startsWith('checkpoint'),
+    );
+    expect(pin).toBe('checkpoint snapshot pin');
+    expect(trace.indexOf('checkpoint snapshot pin')).toBeLessThan(trace.indexOf('publish-start 1'));
     for (let i = 0; i < order.length; i += 2) {
       expect(order[i]).toMatch(/^publish-end/);
       expect(order[i + 1]).toMatch(/^checkpoint/);
