@@ -5,12 +5,11 @@ import {
   deployKeyRequired,
   toConvexConnection,
 } from '../../shared/config/convex-connection.js';
-import { commaList, parseEnv } from '../../shared/config/parse-env.js';
+import { commaList, intSetting, parseEnv } from '../../shared/config/parse-env.js';
 import { ENV } from '../../shared/env.js';
 import type { TableFilter } from './table-filter.js';
 
-const int = (min: number, max: number, fallback: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+const int = intSetting;
 
 const schema = z
   .object({

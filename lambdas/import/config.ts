@@ -5,13 +5,12 @@ import {
   deployKeyRequired,
   toConvexConnection,
 } from '../../shared/config/convex-connection.js';
-import { parseEnv } from '../../shared/config/parse-env.js';
+import { intSetting, parseEnv } from '../../shared/config/parse-env.js';
 import { ConfigError } from '../../shared/errors.js';
 import type { ImportSettings } from '../../shared/import/import-message.js';
 import type { RequestLimits } from '../../shared/import/plan-requests.js';
 
-const int = (min: number, max: number, fallback: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+const int = intSetting;
 const fieldName = z
   .string()
   .regex(

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConvexClient } from '../convex/client.js';
 import type { LogSink, MetricsSink } from '../observability/ports.js';
 import { type DeployKeySource, resolveDeployKey } from './deploy-key.js';
-import { parseEnv } from './parse-env.js';
+import { intSetting, parseEnv } from './parse-env.js';
 
 /** The settings every Convex-facing command and function shares; merge into larger schemas. */
 export const convexConnectionShape = {
@@ -12,7 +12,7 @@ export const convexConnectionShape = {
   CONVEX_DEPLOY_KEY: z.string().min(1).optional(),
   CONVEX_DEPLOY_KEY_SECRET_ID: z.string().min(1).optional(),
   BRIDGE_ALLOW_INSECURE_LOOPBACK: z.enum(['true', 'false']).default('false'),
-  BRIDGE_CONVEX_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(30_000),
+  BRIDGE_CONVEX_TIMEOUT_MS: intSetting(1_000, 300_000, 30_000),
 };
 
 const connectionSchema = z.object(convexConnectionShape);

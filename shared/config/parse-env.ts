@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 
 /** Validates env once; the error lists every bad key and why, never a value. */
@@ -23,3 +23,7 @@ export function commaList(raw: string | undefined): string[] | undefined {
     .filter((s) => s.length > 0);
   return items.length > 0 ? items : undefined;
 }
+
+/** A whole-number setting with bounds and a default, e.g. a timeout in milliseconds. */
+export const intSetting = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
