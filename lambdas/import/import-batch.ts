@@ -1,6 +1,7 @@
 import type { Quarantine, QuarantineItem } from '../../shared/adapters/sqs-quarantine.js';
 import type { ConvexClient } from '../../shared/convex/client.js';
 import { type ConvexApiError, FatalConvexError } from '../../shared/convex/errors.js';
+import { stringifyLossless } from '../../shared/convex/lossless-json.js';
 import {
   type ImportSettings,
   type Rejection,
@@ -64,16 +65,17 @@ export async function importBatch(
   options: ImportOptions,
 ): Promise<ImportResult> {
   const failed = new Set<string>();
-  const failedGroups = new Set<string>();
+  /** FIFO groups and document keys with a failed message: their later messages must wait. */
+  const blockedKeys = new Set<string>();
   const toQuarantine: QuarantineItem[] = [];
   const valid: Item[] = [];
   let imported = 0;
   let requests = 0;
 
-  const fail = (items: readonly { inbound: InboundMessage }[]) => {
-    for (const { inbound } of items) {
-      failed.add(inbound.id);
-      if (inbound.groupId !== undefined) failedGroups.add(inbound.groupId);
+  const fail = (items: readonly Item[]) => {
+    for (const item of items) {
+      failed.add(item.inbound.id);
+      for (const key of orderKeys(item)) blockedKeys.add(key);
     }
   };
   const park = (inbound: InboundMessage, rejection: Rejection) => {
@@ -154,11 +156,11 @@ export async function importBatch(
     }
   };
 
-  // FIFO: once a group failed, its later messages must wait too, or they would overtake it.
+  // Once a message failed, later messages of its FIFO group, and later changes of the same
+  // document on any queue, are handed back too: applied now, they would be overwritten by the
+  // older one when it is redelivered.
   const sendUnlessBlocked = async (request: PlannedRequest<Item>): Promise<void> => {
-    const blocked = request.items.filter(
-      (i) => i.inbound.groupId !== undefined && failedGroups.has(i.inbound.groupId),
-    );
+    const blocked = request.items.filter((i) => orderKeys(i).some((k) => blockedKeys.has(k)));
     if (options.remainingMs() < options.safetyMarginMs) {
       fail(request.items);
       return;
@@ -199,6 +201,20 @@ export async function importBatch(
     quarantined,
     requests,
   };
+}
+
+/** What a message's order depends on: its FIFO group, and its document key (primary-key tables). */
+function orderKeys(item: Item): string[] {
+  const keys: string[] = [];
+  if (item.inbound.groupId !== undefined) keys.push(`group\u0000${item.inbound.groupId}`);
+  const { primaryKey, table, data } = item.message;
+  if (primaryKey) {
+    const values = primaryKey.map((path) =>
+      path.reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], data),
+    );
+    keys.push(`key\u0000${table}\u0000${stringifyLossless(values)}`);
+  }
+  return keys;
 }
 
 function countBy(values: readonly string[]): Record<string, number> {

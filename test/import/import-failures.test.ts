@@ -152,6 +152,28 @@ describe('import under failure', () => {
     expect(notes).toEqual(expect.arrayContaining(['b1', 'b2']));
     expect(notes).not.toContain('a2');
   });
+
+  it('on a standard queue, holds back later changes of a document whose earlier change failed', async () => {
+    rig.f.sim.faults.configure({
+      script: [
+        { path: 'import_airbyte_records', action: { kind: 'status', status: 503 }, times: 3 },
+      ],
+    });
+    const client = rig.f.client({ retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+    const older = rig.inbound({ table: 'accounts', data: { id: 'std-1', v: 1 } });
+    const other = rig.inbound({ table: 'accounts', data: { id: 'std-2', v: 1 } });
+    const newer = rig.inbound({ table: 'accounts', data: { id: 'std-1', v: 2 } });
+    const result = await rig.run(
+      [older, other, newer],
+      settings,
+      { limits: { maxBytes: 8 * 1024 * 1024, maxMessages: 1 } },
+      { target: client },
+    );
+    expect(result.failedIds).toEqual([older.id, newer.id]);
+    const ids = rig.f.sim.deployment.documents('accounts').map((d) => d.id);
+    expect(ids).toContain('std-2');
+    expect(ids).not.toContain('std-1');
+  });
 });
 
 describe('import Lambda handler', () => {
