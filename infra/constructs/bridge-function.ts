@@ -1,0 +1,61 @@
+import { fileURLToPath } from 'node:url';
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import {
+  NodejsFunction,
+  type NodejsFunctionProps,
+  OutputFormat,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface BridgeFunctionProps {
+  /** Path of the handler module, relative to the repository root. */
+  readonly entry: string;
+  readonly timeout: Duration;
+  readonly memorySize: number;
+  readonly environment: Record<string, string>;
+  readonly reservedConcurrentExecutions?: number;
+}
+
+/**
+ * The bridge's function defaults in one place: Node.js 22 on arm64, an ESM bundle built by the
+ * local esbuild (no Docker), source maps, a log group kept 30 days.
+ */
+export class BridgeFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: BridgeFunctionProps) {
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const settings: NodejsFunctionProps = {
+      entry: `${root}${props.entry}`,
+      projectRoot: root,
+      depsLockFilePath: `${root}package-lock.json`,
+      handler: 'handler',
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      timeout: props.timeout,
+      memorySize: props.memorySize,
+      logGroup,
+      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        sourceMap: true,
+        minify: true,
+        keepNames: true,
+        externalModules: [],
+        // Some bundled CommonJS dependencies call require(); ESM output needs it defined.
+        banner:
+          "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+      },
+      ...(props.reservedConcurrentExecutions !== undefined
+        ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }
+        : {}),
+    };
+    super(scope, id, settings);
+  }
+}

@@ -1,0 +1,113 @@
+import { Duration } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  type IAlarmAction,
+  type Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '../../shared/env.js';
+import type { AlarmSettings, ImportSettings } from '../config.js';
+import { BridgeFunction } from './bridge-function.js';
+
+export interface ConvexImportProps {
+  readonly convexUrl: string;
+  readonly deployKey: ISecret;
+  readonly settings: ImportSettings;
+  readonly alarms: AlarmSettings;
+  readonly alarmAction?: IAlarmAction;
+}
+
+/** SQS → Convex: the import queue and its DLQ, the importer with partial batch failures, its alarms. */
+export class ConvexImport extends Construct {
+  readonly queue: Queue;
+  readonly deadLetterQueue: Queue;
+  readonly importer: BridgeFunction;
+
+  constructor(scope: Construct, id: string, props: ConvexImportProps) {
+    super(scope, id);
+    const s = props.settings;
+    const timeout = Duration.seconds(s.timeoutSeconds);
+    const fifo = s.fifo ? { fifo: true } : {};
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      ...fifo,
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new Queue(this, 'ImportQueue', {
+      ...fifo,
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // AWS guidance for Lambda event sources: at least six times the function timeout.
+      visibilityTimeout: Duration.seconds(s.timeoutSeconds * 6),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: s.maxReceiveCount },
+    });
+    this.importer = new BridgeFunction(this, 'Importer', {
+      entry: 'lambdas/import/handler.ts',
+      timeout,
+      memorySize: s.memoryMb,
+      environment: {
+        [ENV.convexUrl]: props.convexUrl,
+        [ENV.deployKeySecretId]: props.deployKey.secretArn,
+        BRIDGE_DLQ_URL: this.deadLetterQueue.queueUrl,
+        BRIDGE_IMPORT_TABLES: JSON.stringify(s.tables),
+        BRIDGE_IMPORT_UNKNOWN_TABLES: s.unknownTables,
+        BRIDGE_SAFETY_MARGIN_MS: String(Math.min(5_000, (s.timeoutSeconds * 1000) / 6)),
+      },
+    });
+    this.importer.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize: s.batchSize,
+        // FIFO event sources take no batching window.
+        ...(s.batchingWindowSeconds > 0 && !s.fifo
+          ? { maxBatchingWindow: Duration.seconds(s.batchingWindowSeconds) }
+          : {}),
+        maxConcurrency: s.maxConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
+    this.deadLetterQueue.grantSendMessages(this.importer);
+    props.deployKey.grantRead(this.importer);
+
+    const alarm = (name: string, metric: Metric, threshold: number, description: string) => {
+      const a = new Alarm(this, name, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      if (props.alarmAction) a.addAlarmAction(props.alarmAction);
+    };
+    alarm(
+      'ImporterErrors',
+      this.importer.metricErrors({ period: Duration.minutes(5) }),
+      1,
+      'The importer failed (see its logs).',
+    );
+    alarm(
+      'DeadLetters',
+      this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: 'Maximum',
+      }),
+      1,
+      'Messages were quarantined; their attributes say why.',
+    );
+    alarm(
+      'OldestMessage',
+      this.queue.metricApproximateAgeOfOldestMessage({
+        period: Duration.minutes(5),
+        statistic: 'Maximum',
+      }),
+      props.alarms.oldestMessageSeconds,
+      'Import messages wait longer than the threshold.',
+    );
+  }
+}
