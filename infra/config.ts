@@ -20,6 +20,8 @@ const exportSchema = z
     retentionHours: z.number().int().min(24).max(8760).default(24),
     pollIntervalMs: z.number().int().min(50).max(60_000).default(500),
     memoryMb: z.number().int().min(256).max(10_240).default(512),
+    /** Kinesis maximum record size in KiB (default 1024); larger lets fewer events go to S3. */
+    maxRecordKiB: z.number().int().min(1024).max(10_240).default(1024),
   })
   .strict();
 

@@ -9,7 +9,7 @@ import {
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
+import { type CfnStream, Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -53,6 +53,8 @@ export class ConvexExport extends Construct {
       ...(s.streamMode === 'PROVISIONED' ? { shardCount: s.shardCount } : {}),
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    if (s.maxRecordKiB !== 1024)
+      (this.stream.node.defaultChild as CfnStream).maxRecordSizeInKiB = s.maxRecordKiB;
     this.oversizeBucket = new Bucket(this, 'OversizeBucket', {
       encryption: BucketEncryption.S3_MANAGED,
       enforceSSL: true,
@@ -83,6 +85,7 @@ export class ConvexExport extends Construct {
         [ENV.stateTable]: this.stateTable.tableName,
         [ENV.oversizeBucket]: this.oversizeBucket.bucketName,
         [ENV.pollIntervalMs]: String(s.pollIntervalMs),
+        [ENV.maxRecordBytes]: String(s.maxRecordKiB * 1024),
         [ENV.safetyMarginMs]: String(Math.min(10_000, period.toMilliseconds() / 6)),
         ...(s.includeTables.length > 0 ? { [ENV.includeTables]: s.includeTables.join(',') } : {}),
         ...(s.excludeTables.length > 0 ? { [ENV.excludeTables]: s.excludeTables.join(',') } : {}),

@@ -1,8 +1,11 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { parseBridgeConfig } from '../../infra/config.js';
+import { loadBridgeConfig, parseBridgeConfig } from '../../infra/config.js';
 import { acknowledgeNagFindings } from '../../infra/nag-acknowledgements.js';
 import { BridgeStack } from '../../infra/stacks/bridge-stack.js';
 
@@ -239,7 +242,7 @@ describe('BridgeStack variants', () => {
     const { template } = synth({
       ...base,
       deployKeySecret: { name: 'prod/convex-deploy-key' },
-      export: { streamMode: 'PROVISIONED', shardCount: 4, scheduleMinutes: 5 },
+      export: { streamMode: 'PROVISIONED', shardCount: 4, scheduleMinutes: 5, maxRecordKiB: 4096 },
       import: { fifo: true, tables: {} },
       alarms: { email: 'ops@example.com' },
     });
@@ -288,6 +291,31 @@ describe('BridgeStack variants', () => {
 });
 
 describe('bridge configuration', () => {
+  it('reads a config file given as -c configFile=…, else the cdk.json context', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'bridge-')), 'bridge.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ convexUrl: 'https://from-file.convex.cloud', export: { enabled: false } }),
+    );
+    const fromFile = loadBridgeConfig((key) => (key === 'configFile' ? file : undefined));
+    expect(fromFile).toMatchObject({
+      convexUrl: 'https://from-file.convex.cloud',
+      export: { enabled: false },
+      import: { enabled: true, batchSize: 100 },
+    });
+    const cdkJson = JSON.parse(
+      readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'),
+    ) as { context: Record<string, unknown> };
+    expect(loadBridgeConfig((key) => cdkJson.context[key]).export.scheduleMinutes).toBe(1);
+    writeFileSync(
+      file,
+      JSON.stringify({ convexUrl: 'https://x.convex.cloud', alarms: { lagSecond: 5 } }),
+    );
+    expect(() => loadBridgeConfig((key) => (key === 'configFile' ? file : undefined))).toThrow(
+      `invalid bridge configuration in ${file}`,
+    );
+  });
+
   it.each([
     [{}, 'convexUrl'],
     [{ convexUrl: 'http://x.convex.cloud' }, 'convexUrl: must be an https:// deployment URL'],
