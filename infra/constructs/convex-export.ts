@@ -1,11 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import {
-  Alarm,
-  ComparisonOperator,
-  type IAlarmAction,
-  Metric,
-  TreatMissingData,
-} from 'aws-cdk-lib/aws-cloudwatch';
+import { type IAlarmAction, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -15,6 +9,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/env.js';
 import type { AlarmSettings, ExportSettings } from '../config.js';
+import { bridgeAlarm } from './bridge-alarm.js';
 import { BridgeFunction } from './bridge-function.js';
 
 export interface ConvexExportProps {
@@ -107,18 +102,8 @@ export class ConvexExport extends Construct {
       lag: metric('LagSeconds', 'Maximum'),
       cursorAge: metric('CursorAgeSeconds', 'Maximum'),
     };
-    const alarm = (name: string, m: Metric, threshold: number, description: string) => {
-      const a = new Alarm(this, name, {
-        metric: m,
-        threshold,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      if (props.alarmAction) a.addAlarmAction(props.alarmAction);
-      return a;
-    };
+    const alarm = (name: string, metric: Metric, threshold: number, description: string) =>
+      bridgeAlarm(this, name, metric, threshold, description, props.alarmAction);
     alarm(
       'ExporterErrors',
       this.exporter.metricErrors({ period: Duration.minutes(5) }),

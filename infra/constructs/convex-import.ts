@@ -1,17 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
-import {
-  Alarm,
-  ComparisonOperator,
-  type IAlarmAction,
-  type Metric,
-  TreatMissingData,
-} from 'aws-cdk-lib/aws-cloudwatch';
+import type { IAlarmAction, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/env.js';
 import type { AlarmSettings, ImportSettings } from '../config.js';
+import { bridgeAlarm } from './bridge-alarm.js';
 import { BridgeFunction } from './bridge-function.js';
 
 export interface ConvexImportProps {
@@ -74,17 +69,8 @@ export class ConvexImport extends Construct {
     this.deadLetterQueue.grantSendMessages(this.importer);
     props.deployKey.grantRead(this.importer);
 
-    const alarm = (name: string, metric: Metric, threshold: number, description: string) => {
-      const a = new Alarm(this, name, {
-        metric,
-        threshold,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      if (props.alarmAction) a.addAlarmAction(props.alarmAction);
-    };
+    const alarm = (name: string, metric: Metric, threshold: number, description: string) =>
+      bridgeAlarm(this, name, metric, threshold, description, props.alarmAction);
     alarm(
       'ImporterErrors',
       this.importer.metricErrors({ period: Duration.minutes(5) }),
