@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import {
   NodejsFunction,
@@ -30,6 +31,11 @@ export class BridgeFunction extends NodejsFunction {
       retention: RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // Its own role, able to write only to its own log group (instead of AWSLambdaBasicExecutionRole's logs:* on *).
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    });
+    logGroup.grantWrite(role);
     const settings: NodejsFunctionProps = {
       entry: `${root}${props.entry}`,
       projectRoot: root,
@@ -40,6 +46,7 @@ export class BridgeFunction extends NodejsFunction {
       timeout: props.timeout,
       memorySize: props.memorySize,
       logGroup,
+      role,
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
       bundling: {
         format: OutputFormat.ESM,

@@ -183,7 +183,12 @@ describe('BridgeStack template', () => {
     });
   });
 
-  it('grants each function exactly what it needs', () => {
+  it('grants each function exactly what it needs, with no managed policy', () => {
+    for (const role of Object.values(template.findResources('AWS::IAM::Role'))) {
+      expect(
+        (role as { Properties: { ManagedPolicyArns?: unknown } }).Properties.ManagedPolicyArns,
+      ).toBeUndefined();
+    }
     expect(actionsOf(template, 'ExportExporter')).toEqual(
       [
         'dynamodb:GetItem',
@@ -191,6 +196,8 @@ describe('BridgeStack template', () => {
         'kinesis:ListShards',
         'kinesis:PutRecord',
         'kinesis:PutRecords',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
         's3:Abort*',
         's3:PutObject',
         's3:PutObjectLegalHold',
@@ -203,6 +210,8 @@ describe('BridgeStack template', () => {
     );
     expect(actionsOf(template, 'ImportImporter')).toEqual(
       [
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
         'secretsmanager:DescribeSecret',
         'secretsmanager:GetSecretValue',
         'sqs:ChangeMessageVisibility',
