@@ -3,6 +3,7 @@ import { ConfigError } from '../shared/errors.js';
 import { exportCommand, resyncCommand, setupCommand, statusCommand } from './export-commands.js';
 import { clearTablesCommand, importCommand, sendCommand } from './import-commands.js';
 import { EXIT, UsageError } from './output.js';
+import { tailCommand } from './tail-command.js';
 
 const HELP: Record<string, string> = {
   '': `Usage: convex-bridge <command> [options]
@@ -11,6 +12,8 @@ Commands:
   export [--follow]   copy the snapshot, then changes, into Kinesis (until caught up, or keep following)
   setup               create the stream, state table and oversize bucket where missing
   status [--json]     show phase, cursors, lag, lease holder and last error
+  tail [--table T] [--from-start] [--follow]
+                      print the stream's events as JSON lines (all shards)
   resync [--yes]      restart the export from a fresh snapshot
   import [--follow]   import queued messages into Convex (until the queue is empty, or keep following)
   send --table T [--op delete] [file.jsonl]
@@ -35,6 +38,11 @@ Creates whatever is configured and missing: BRIDGE_STREAM_NAME, BRIDGE_STATE_TAB
 BRIDGE_OVERSIZE_BUCKET, and the import queue BRIDGE_QUEUE_URL with its dead-letter queue
 BRIDGE_DLQ_URL (redrive after 5 receives). Meant for local emulators and trials; deploy production
 resources with the CDK app.`,
+  tail: `Usage: convex-bridge tail [--table NAME] [--from-start] [--follow]
+
+Prints the events of BRIDGE_STREAM_NAME as JSON lines, exactly as stored, reading every shard.
+--from-start reads from the oldest record kept (default: only new records); --follow keeps
+reading until Ctrl-C (default: stop when every shard is caught up).`,
   import: `Usage: convex-bridge import [--follow] [--verbose]
 
 Receives from BRIDGE_QUEUE_URL, imports into Convex, deletes what was imported or quarantined.
@@ -67,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       yes: { type: 'boolean', default: false },
       table: { type: 'string' },
       op: { type: 'string', default: 'upsert' },
+      'from-start': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -87,6 +96,12 @@ export async function main(argv: string[]): Promise<number> {
       return statusCommand({ json: values.json });
     case 'resync':
       return resyncCommand({ yes: values.yes });
+    case 'tail':
+      return tailCommand({
+        table: values.table,
+        fromStart: values['from-start'],
+        follow: values.follow,
+      });
     case 'import':
       return importCommand({ follow: values.follow, verbose: values.verbose });
     case 'send':

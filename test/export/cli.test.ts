@@ -33,6 +33,18 @@ describe('convex-bridge CLI (export side)', () => {
       /export caught-up: 1 events in \d+ pages \(snapshot 1, upsert 0, delete 0\); phase deltas/,
     );
 
+    const tail = await cli(['tail', '--from-start'], env);
+    expect(tail.code).toBe(0);
+    const lines = tail.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({
+      v: 1,
+      op: 'snapshot',
+      table: 'cli_docs',
+      ts: expect.stringMatching(/^\d{19}$/),
+    });
+    expect((await cli(['tail', '--from-start', '--table', 'other'], env)).stdout).toBe('');
+
     const status = await cli(['status', '--json'], env);
     expect(status.code).toBe(0);
     const report = JSON.parse(status.stdout) as Record<string, unknown>;
