@@ -16,7 +16,8 @@ import { chunkForSqs } from '../shared/adapters/sqs-quarantine.js';
 import { createSecretsManagerClient, createSqsClient } from '../shared/aws/clients.js';
 import { connectToConvex, loadConvexConnection } from '../shared/config/convex-connection.js';
 import { parseEnv } from '../shared/config/parse-env.js';
-import { validateMessage } from '../shared/import/import-message.js';
+import { stringifyLossless } from '../shared/convex/lossless-json.js';
+import { primaryKeyValues, validateMessage } from '../shared/import/import-message.js';
 import { MemoryMetrics } from '../shared/observability/ports.js';
 import { EXIT, print, stderrLog, UsageError } from './output.js';
 
@@ -149,9 +150,7 @@ export async function sendCommand(flags: {
       bad++;
       continue;
     }
-    const key = (checked.message.primaryKey ?? []).map((path) =>
-      JSON.stringify(path.reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], data)),
-    );
+    const key = primaryKeyValues(checked.message).map((v) => stringifyLossless(v));
     ready.push({ body, group: `${flags.table}:${key.join('|')}`.slice(0, 128) });
   }
   const sqs = createSqsClient();

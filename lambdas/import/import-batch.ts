@@ -4,6 +4,7 @@ import { type ConvexApiError, FatalConvexError } from '../../shared/convex/error
 import { stringifyLossless } from '../../shared/convex/lossless-json.js';
 import {
   type ImportSettings,
+  primaryKeyValues,
   type Rejection,
   type ValidMessage,
   validateMessage,
@@ -207,12 +208,10 @@ export async function importBatch(
 function orderKeys(item: Item): string[] {
   const keys: string[] = [];
   if (item.inbound.groupId !== undefined) keys.push(`group\u0000${item.inbound.groupId}`);
-  const { primaryKey, table, data } = item.message;
-  if (primaryKey) {
-    const values = primaryKey.map((path) =>
-      path.reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], data),
+  if (item.message.primaryKey) {
+    keys.push(
+      `key\u0000${item.message.table}\u0000${stringifyLossless(primaryKeyValues(item.message))}`,
     );
-    keys.push(`key\u0000${table}\u0000${stringifyLossless(values)}`);
   }
   return keys;
 }

@@ -179,6 +179,11 @@ export function validateMessage(
   return { message: { table, op, data, primaryKey, renames: renamedPaths(data, 'data') } };
 }
 
+/** The primary-key values of a validated message, in key order (empty for append tables). */
+export function primaryKeyValues(message: ValidMessage): unknown[] {
+  return (message.primaryKey ?? []).map((path) => valueAt(message.data, path));
+}
+
 function valueAt(data: Record<string, unknown>, path: readonly string[]): unknown {
   let v: unknown = data;
   for (const segment of path) {
