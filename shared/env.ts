@@ -19,4 +19,10 @@ export const ENV = {
   valueFormat: 'BRIDGE_VALUE_FORMAT',
   publishConcurrency: 'BRIDGE_PUBLISH_CONCURRENCY',
   convexTimeoutMs: 'BRIDGE_CONVEX_TIMEOUT_MS',
+  dlqUrl: 'BRIDGE_DLQ_URL',
+  importTables: 'BRIDGE_IMPORT_TABLES',
+  importUnknownTables: 'BRIDGE_IMPORT_UNKNOWN_TABLES',
+  importMaxRequestBytes: 'BRIDGE_IMPORT_MAX_REQUEST_BYTES',
+  importMaxRequestMessages: 'BRIDGE_IMPORT_MAX_REQUEST_MESSAGES',
+  indexReadyTimeoutMs: 'BRIDGE_INDEX_READY_TIMEOUT_MS',
 } as const;

@@ -49,10 +49,10 @@ export class ConvexImport extends Construct {
       environment: {
         [ENV.convexUrl]: props.convexUrl,
         [ENV.deployKeySecretId]: props.deployKey.secretArn,
-        BRIDGE_DLQ_URL: this.deadLetterQueue.queueUrl,
-        BRIDGE_IMPORT_TABLES: JSON.stringify(s.tables),
-        BRIDGE_IMPORT_UNKNOWN_TABLES: s.unknownTables,
-        BRIDGE_SAFETY_MARGIN_MS: String(Math.min(5_000, (s.timeoutSeconds * 1000) / 6)),
+        [ENV.dlqUrl]: this.deadLetterQueue.queueUrl,
+        [ENV.importTables]: JSON.stringify(s.tables),
+        [ENV.importUnknownTables]: s.unknownTables,
+        [ENV.safetyMarginMs]: String(Math.min(5_000, (s.timeoutSeconds * 1000) / 6)),
       },
     });
     this.importer.addEventSource(

@@ -6,6 +6,7 @@ import {
   toConvexConnection,
 } from '../../shared/config/convex-connection.js';
 import { intSetting, parseEnv } from '../../shared/config/parse-env.js';
+import { ENV } from '../../shared/env.js';
 import { ConfigError } from '../../shared/errors.js';
 import type { ImportSettings } from '../../shared/import/import-message.js';
 import type { RequestLimits } from '../../shared/import/plan-requests.js';
@@ -31,15 +32,15 @@ const tablesSchema = z.record(
 const schema = z
   .object({
     ...convexConnectionShape,
-    BRIDGE_DLQ_URL: z
+    [ENV.dlqUrl]: z
       .string({ message: 'is required (the dead-letter queue for messages that can never import)' })
       .url(),
-    BRIDGE_IMPORT_TABLES: z.string().default('{}'),
-    BRIDGE_IMPORT_UNKNOWN_TABLES: z.enum(['reject', 'append']).default('reject'),
-    BRIDGE_IMPORT_MAX_REQUEST_BYTES: int(64 * 1024, 19 * 1024 * 1024, 8 * 1024 * 1024),
-    BRIDGE_IMPORT_MAX_REQUEST_MESSAGES: int(1, 100_000, 10_000),
-    BRIDGE_INDEX_READY_TIMEOUT_MS: int(0, 900_000, 60_000),
-    BRIDGE_SAFETY_MARGIN_MS: int(0, 300_000, 5_000),
+    [ENV.importTables]: z.string().default('{}'),
+    [ENV.importUnknownTables]: z.enum(['reject', 'append']).default('reject'),
+    [ENV.importMaxRequestBytes]: int(64 * 1024, 19 * 1024 * 1024, 8 * 1024 * 1024),
+    [ENV.importMaxRequestMessages]: int(1, 100_000, 10_000),
+    [ENV.indexReadyTimeoutMs]: int(0, 900_000, 60_000),
+    [ENV.safetyMarginMs]: int(0, 300_000, 5_000),
   })
   .refine(...deployKeyRequired);
 
@@ -59,13 +60,13 @@ export function parseImportTables(raw: string): ImportSettings['tables'] {
     json = JSON.parse(raw);
   } catch {
     throw new ConfigError(
-      'invalid configuration:\n  BRIDGE_IMPORT_TABLES: is not JSON (expected {"table":{"primaryKey":[["field"]]}})',
+      `invalid configuration:\n  ${ENV.importTables}: is not JSON (expected {"table":{"primaryKey":[["field"]]}})`,
     );
   }
   const result = tablesSchema.safeParse(json);
   if (!result.success) {
     const issues = result.error.issues.map(
-      (i) => `BRIDGE_IMPORT_TABLES.${i.path.map(String).join('.')}: ${i.message}`,
+      (i) => `${ENV.importTables}.${i.path.map(String).join('.')}: ${i.message}`,
     );
     throw new ConfigError(`invalid configuration:\n  ${issues.join('\n  ')}`);
   }
@@ -81,16 +82,16 @@ export function loadImportConfig(env: Readonly<Record<string, string | undefined
   const e = parseEnv(schema, env);
   return {
     convex: toConvexConnection(e),
-    dlqUrl: e.BRIDGE_DLQ_URL,
+    dlqUrl: e[ENV.dlqUrl],
     settings: {
-      tables: parseImportTables(e.BRIDGE_IMPORT_TABLES),
-      unknownTables: e.BRIDGE_IMPORT_UNKNOWN_TABLES,
+      tables: parseImportTables(e[ENV.importTables]),
+      unknownTables: e[ENV.importUnknownTables],
     },
     limits: {
-      maxBytes: e.BRIDGE_IMPORT_MAX_REQUEST_BYTES,
-      maxMessages: e.BRIDGE_IMPORT_MAX_REQUEST_MESSAGES,
+      maxBytes: e[ENV.importMaxRequestBytes],
+      maxMessages: e[ENV.importMaxRequestMessages],
     },
-    indexReadyTimeoutMs: e.BRIDGE_INDEX_READY_TIMEOUT_MS,
-    safetyMarginMs: e.BRIDGE_SAFETY_MARGIN_MS,
+    indexReadyTimeoutMs: e[ENV.indexReadyTimeoutMs],
+    safetyMarginMs: e[ENV.safetyMarginMs],
   };
 }
