@@ -172,8 +172,7 @@ export async function exportChanges(
         page = await inflight;
       } catch (error) {
         if (fetchSignal.aborted) break;
-        if (error instanceof ResyncRequiredError) await recordResync(error);
-        throw error;
+        throw error instanceof ResyncRequiredError ? await recordResync(error) : error;
       }
       inflight = undefined;
       if (budgetLeft()) {
@@ -243,23 +242,18 @@ export async function exportChanges(
     }
   }
 
-  async function recordResync(error: ResyncRequiredError): Promise<void> {
-    state = {
-      ...state,
-      resyncNeeded: {
-        code: error.code ?? `HTTP ${error.status}`,
-        message: error.serverMessage ?? error.message,
-        at: new Date(now()).toISOString(),
-      },
-      updatedAt: new Date(now()).toISOString(),
+  /** Saves the condition so later runs refuse at once, and returns the error to throw. */
+  async function recordResync(error: ResyncRequiredError): Promise<ExportResyncRequiredError> {
+    const resyncNeeded = {
+      code: error.code ?? `HTTP ${error.status}`,
+      message: error.serverMessage ?? error.message,
+      at: new Date(now()).toISOString(),
     };
+    state = { ...state, resyncNeeded, updatedAt: resyncNeeded.at };
     await deps.store.checkpoint(lease, state, options.leaseTtlMs);
     deps.metrics.add('ResyncRequired', 1, 'Count');
-    deps.log.error('Convex requires a resync; export stopped', { code: state.resyncNeeded?.code });
-    throw new ExportResyncRequiredError(
-      state.resyncNeeded?.code ?? '',
-      state.resyncNeeded?.message ?? '',
-    );
+    deps.log.error('Convex requires a resync; export stopped', { code: resyncNeeded.code });
+    return new ExportResyncRequiredError(resyncNeeded.code, resyncNeeded.message);
   }
 
   function recordPageMetrics(
