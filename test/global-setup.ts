@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { type LocalAwsEnv, startLocalAws } from '../scripts/local-aws.js';
+import { type LocalAwsEnv, startLocalAws } from '../local/local-aws.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

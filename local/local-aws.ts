@@ -74,8 +74,22 @@ async function waitForPort(
   }
 }
 
+// Each stand-in exits when its stdin closes, i.e. when the process that started it dies, even by
+// SIGKILL; so a crashed test run or terminal leaves nothing listening.
+const MOTO_LAUNCHER = `
+import os, sys, threading
+def exit_with_parent():
+    sys.stdin.buffer.read()
+    os._exit(0)
+threading.Thread(target=exit_with_parent, daemon=True).start()
+from moto.server import main
+main(sys.argv[1:])
+`;
+
 function startChild(command: string, args: string[], name: string) {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Own process group: a terminal's Ctrl-C reaches only the parent, which stops the stand-ins
+  // after the bridge has finished its last page, not before.
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
@@ -100,7 +114,7 @@ export async function startLocalAws(): Promise<LocalAws> {
   const [motoPort, kinesisPort] = [await freePort(), await freePort()];
   const moto = startChild(
     python,
-    ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(motoPort)],
+    ['-c', MOTO_LAUNCHER, '-H', '127.0.0.1', '-p', String(motoPort)],
     'moto',
   );
   const kinesaliteScript = fileURLToPath(new URL('./kinesalite-server.cjs', import.meta.url));

@@ -11,5 +11,8 @@ const server = kinesalite({
 server.listen(port, '127.0.0.1', () =>
   process.stdout.write(`kinesalite listening on 127.0.0.1:${port}\n`),
 );
+// Exit with the parent: its end of our stdin closes when it dies, however it dies.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 process.on('SIGINT', () => server.close(() => process.exit(0)));
