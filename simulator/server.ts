@@ -12,6 +12,7 @@ import {
   testStreamingExportConnection,
 } from './export-routes.js';
 import { type FaultAction, Faults } from './faults.js';
+import { runQuery } from './function-routes.js';
 import {
   addPrimaryKeyIndexes,
   clearTables,
@@ -41,6 +42,7 @@ const ROUTES: Routes = {
   '/api/json_schemas': { GET: jsonSchemas },
   '/api/test_streaming_export_connection': { GET: testStreamingExportConnection },
   '/api/get_table_column_names': { GET: getTableColumnNames },
+  '/api/query': { POST: runQuery },
   '/api/streaming_import/import_airbyte_records': { POST: importAirbyteRecords },
   '/api/streaming_import/add_primary_key_indexes': { PUT: addPrimaryKeyIndexes },
   '/api/streaming_import/primary_key_indexes_ready': { GET: primaryKeyIndexesReady },

@@ -27,10 +27,14 @@ import {
   errorEnvelopeSchema,
   indexesReadySchema,
   jsonSchemasSchema,
+  queryResultSchema,
   type SnapshotPage,
   snapshotPageSchema,
   toExportedDocument,
 } from './responses.js';
+
+/** The Convex CLI's per-table document count, a system query an admin key may call. */
+export const TABLE_SIZE_QUERY = '_system/cli/tableSize:default';
 
 /** `json` is Convex's clean format (int64 as strings); the others keep types invertible. */
 export type ValueFormat = 'json' | 'convex_encoded_json' | 'export_json';
@@ -158,6 +162,32 @@ export class ConvexClient {
     const endpoint = '/api/json_schemas';
     const raw = await this.request({ endpoint, method: 'GET', query }, call);
     return this.validate(endpoint, jsonSchemasSchema, raw);
+  }
+
+  /**
+   * Live documents in a table, from the system query the Convex CLI uses. For progress estimates
+   * only: it is not part of the streaming export API, so callers must cope with it failing.
+   */
+  async countDocuments(tableName: string, call: CallOptions = {}): Promise<number> {
+    const endpoint = '/api/query';
+    const body = JSON.stringify({ path: TABLE_SIZE_QUERY, args: { tableName }, format: 'json' });
+    const raw = await this.request({ endpoint, method: 'POST', body }, call);
+    const result = this.validate(endpoint, queryResultSchema, raw);
+    if (result.status === 'error') {
+      throw new FatalConvexError(`Convex ${TABLE_SIZE_QUERY} failed: ${result.errorMessage}`, {
+        endpoint,
+        status: 200,
+        serverMessage: result.errorMessage,
+      });
+    }
+    const count = Number(String(result.value));
+    if (!Number.isSafeInteger(count) || count < 0) {
+      throw new MalformedResponseError(
+        `Convex ${TABLE_SIZE_QUERY} returned ${String(result.value)}, not a document count`,
+        { endpoint, status: 200 },
+      );
+    }
+    return count;
   }
 
   /** Succeeds when the key may read data and streaming export is enabled on the plan. */

@@ -52,6 +52,12 @@ export const deltaPageSchema = z.object({
 
 export const indexesReadySchema = z.object({ indexesReady: z.boolean() });
 
+/** `/api/query`: a function failure is a 200 too, told apart by `status` (convex-api.md §7). */
+export const queryResultSchema = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('success'), value: z.unknown() }),
+  z.object({ status: z.literal('error'), errorMessage: z.string() }),
+]);
+
 export const jsonSchemasSchema = z.record(z.string(), z.record(z.string(), z.unknown()));
 
 export const errorEnvelopeSchema = z.object({ code: z.string(), message: z.string() });
