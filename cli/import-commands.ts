@@ -2,15 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createInterface as createPrompt } from 'node:readline/promises';
-import {
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
-} from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { loadImportConfig, parseImportTables } from '../lambdas/import/config.js';
-import { importBatch } from '../lambdas/import/import-batch.js';
 import { buildImportDeps, importOptionsFrom } from '../lambdas/import/wiring.js';
 import { chunkForSqs } from '../shared/adapters/sqs-quarantine.js';
 import { createSecretsManagerClient, createSqsClient } from '../shared/aws/clients.js';
@@ -20,6 +14,7 @@ import { stringifyLossless } from '../shared/convex/lossless-json.js';
 import { primaryKeyValues, validateMessage } from '../shared/import/import-message.js';
 import { MemoryMetrics } from '../shared/observability/ports.js';
 import { EXIT, print, stderrLog, UsageError } from './output.js';
+import { type ImportTotals, runQueueImport } from './queue-import-loop.js';
 
 const queueSchema = z.object({
   BRIDGE_QUEUE_URL: z.string({ message: 'is required (the import queue)' }).url(),
@@ -31,71 +26,20 @@ export async function importCommand(flags: { follow: boolean; verbose: boolean }
   const config = loadImportConfig(process.env);
   const metrics = new MemoryMetrics();
   const deps = await buildImportDeps(config, { metrics, log: stderrLog(flags.verbose) });
-  const sqs = createSqsClient();
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let totals = { imported: 0, quarantined: 0, retried: 0 };
+  let totals: ImportTotals;
   try {
-    while (!stop.signal.aborted) {
-      const received: Message[] = [];
-      // Gather up to 500 messages so one import request can carry many of them.
-      while (received.length < 500) {
-        const out = await sqs
-          .send(
-            new ReceiveMessageCommand({
-              QueueUrl: queueUrl,
-              MaxNumberOfMessages: 10,
-              WaitTimeSeconds: received.length > 0 ? 0 : flags.follow ? 5 : 1,
-              VisibilityTimeout: 120,
-              MessageSystemAttributeNames: ['MessageGroupId'],
-            }),
-            { abortSignal: stop.signal },
-          )
-          .catch((error: unknown) => {
-            if (stop.signal.aborted) return { Messages: [] };
-            throw error;
-          });
-        const got = out.Messages ?? [];
-        received.push(...got);
-        if (got.length === 0) break;
-      }
-      if (received.length === 0) {
-        if (flags.follow) continue;
-        break;
-      }
-      const inbound = received.map((m) => ({
-        id: m.MessageId as string,
-        body: m.Body ?? '',
-        ...(m.Attributes?.MessageGroupId !== undefined
-          ? { groupId: m.Attributes.MessageGroupId }
-          : {}),
-      }));
-      const result = await importBatch(
-        deps,
-        inbound,
-        importOptionsFrom(config, () => Number.POSITIVE_INFINITY),
-      );
-      const failed = new Set(result.failedIds);
-      const done = received.filter((m) => !failed.has(m.MessageId as string));
-      for (let i = 0; i < done.length; i += 10) {
-        await sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: done
-              .slice(i, i + 10)
-              .map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle as string })),
-          }),
-        );
-      }
-      totals = {
-        imported: totals.imported + result.imported,
-        quarantined: totals.quarantined + result.quarantined,
-        retried: totals.retried + failed.size,
-      };
-      if (!flags.follow && failed.size > 0) break; // they come back after the visibility timeout
-    }
+    totals = await runQueueImport({
+      sqs: createSqsClient(),
+      queueUrl,
+      deps,
+      options: importOptionsFrom(config, () => Number.POSITIVE_INFINITY),
+      follow: flags.follow,
+      signal: stop.signal,
+    });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
