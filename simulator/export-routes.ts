@@ -265,17 +265,21 @@ function unionOf(schemas: Schema[]): Schema {
 }
 
 function objectSchema(docs: readonly Document[], format: Format, table?: string): Schema {
-  const fields = new Map<string, Schema[]>();
+  // Distinct schemas per field (keyed by their JSON), so a large table costs one pass.
+  const fields = new Map<string, Map<string, Schema>>();
   const counts = new Map<string, number>();
   for (const doc of docs) {
     for (const [k, v] of Object.entries(doc)) {
-      fields.set(k, [...(fields.get(k) ?? []), schemaOf(v, format)]);
+      const schema = schemaOf(v, format);
+      const seen = fields.get(k) ?? new Map<string, Schema>();
+      seen.set(JSON.stringify(schema), schema);
+      fields.set(k, seen);
       counts.set(k, (counts.get(k) ?? 0) + 1);
     }
   }
   const properties: Record<string, Schema> = {};
   for (const key of [...fields.keys()].sort(byteOrder))
-    properties[key] = unionOf(fields.get(key) ?? []);
+    properties[key] = unionOf([...(fields.get(key)?.values() ?? [])]);
   if (table !== undefined) {
     properties._id = { $description: `Id(${table})`, type: 'string' };
     properties._creationTime = { type: 'number' };
