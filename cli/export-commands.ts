@@ -151,6 +151,7 @@ export async function statusCommand(flags: { json: boolean }): Promise<number> {
         ? { holder: lease.owner, expiresInSeconds: (lease.expiresAt - now) / 1000 }
         : undefined,
     resyncNeeded: state?.resyncNeeded,
+    lastError: state?.lastError,
     updatedAt: state?.updatedAt,
   };
   if (flags.json) {

@@ -220,6 +220,9 @@ export async function exportChanges(
       if (page.caughtUp && !options.follow) status = 'caught-up';
     }
     if (options.signal?.aborted) status = 'stopped';
+  } catch (error) {
+    if (!(error instanceof ExportResyncRequiredError)) await recordFailure(error);
+    throw error;
   } finally {
     stop.abort();
     await deps.store
@@ -239,6 +242,24 @@ export async function exportChanges(
       deps.metrics.add('LeaseLost', 1, 'Count');
       deps.log.warn('export lease was taken over; stopping', { owner: options.owner, pages });
       return false;
+    }
+  }
+
+  /** Leaves the failure in the state for `status` and alarms; the error itself is rethrown. */
+  async function recordFailure(error: unknown): Promise<void> {
+    if (error instanceof LeaseLostError) return;
+    const at = new Date(now()).toISOString();
+    const message = (error instanceof Error ? error.message : String(error)).slice(0, 1_000);
+    try {
+      await deps.store.checkpoint(
+        lease,
+        { ...state, lastError: { message, at } },
+        options.leaseTtlMs,
+      );
+    } catch (saveError) {
+      deps.log.warn('could not record the failure in the export state', {
+        error: String(saveError),
+      });
     }
   }
 

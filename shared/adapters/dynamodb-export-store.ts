@@ -108,6 +108,8 @@ export class DynamoDbExportStore implements ExportStateStore {
     field('resyncCode', state.resyncNeeded?.code);
     field('resyncMessage', state.resyncNeeded?.message);
     field('resyncAt', state.resyncNeeded?.at);
+    field('lastErrorMessage', state.lastError?.message);
+    field('lastErrorAt', state.lastError?.at);
     field('newestEventTs', state.newestEventTs);
     field('baseSnapshotTs', state.baseSnapshotTs);
     try {
@@ -187,6 +189,9 @@ function parseState(item: Record<string, AttributeValue>): ExportState | undefin
     updatedAt: item.updatedAt?.S ?? '',
     ...(code !== undefined
       ? { resyncNeeded: { code, message: item.resyncMessage?.S ?? '', at: item.resyncAt?.S ?? '' } }
+      : {}),
+    ...(item.lastErrorMessage?.S !== undefined
+      ? { lastError: { message: item.lastErrorMessage.S, at: item.lastErrorAt?.S ?? '' } }
       : {}),
     ...(item.newestEventTs?.S !== undefined ? { newestEventTs: item.newestEventTs.S } : {}),
     ...(item.baseSnapshotTs?.S !== undefined ? { baseSnapshotTs: item.baseSnapshotTs.S } : {}),

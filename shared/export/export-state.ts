@@ -20,12 +20,19 @@ export interface ResyncNeeded {
   readonly at: string;
 }
 
+/** The failure that ended the latest run; cleared by the next page that goes through. */
+export interface LastError {
+  readonly message: string;
+  readonly at: string;
+}
+
 export interface ExportState {
   readonly position: ExportPosition;
   /** Increases on every resync, so operators can tell copies apart. */
   readonly generation: number;
   /** Set when Convex refused the cursor as too old; cleared only by `convex-bridge resync`. */
   readonly resyncNeeded?: ResyncNeeded;
+  readonly lastError?: LastError;
   /** The snapshot this generation's copy was read at, once the snapshot phase finished. */
   readonly baseSnapshotTs?: string;
   /** Commit ts of the newest event published, for lag and status. */

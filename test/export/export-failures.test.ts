@@ -128,10 +128,13 @@ describe('export under failure', () => {
     expect(error).toBeInstanceOf(PublishError);
     const after = (await store.read()).state;
     expect(after?.position).toEqual(before?.position);
+    expect(after?.lastError?.message).toMatch(/InternalFailure/);
+    expect(Date.parse(after?.lastError?.at ?? '')).toBeGreaterThan(0);
     expect((await store.read()).lease).toBeUndefined();
-    // Once Kinesis recovers, the same change goes through.
+    // Once Kinesis recovers, the same change goes through, and the failure is no longer current.
     await rig.run({ filter }, { stream, exportId });
     await rig.verify({ stream, exportId, filter });
+    expect((await store.read()).state?.lastError).toBeUndefined();
   });
 
   it('lets only one of two exporters started together run, and never moves the cursor backwards', async () => {
