@@ -3,12 +3,15 @@ import { ConfigError } from '../shared/errors.js';
 import { exportCommand, resyncCommand, setupCommand, statusCommand } from './export-commands.js';
 import { clearTablesCommand, importCommand, sendCommand } from './import-commands.js';
 import { EXIT, UsageError } from './output.js';
+import { startCommand } from './start-command.js';
 import { tailCommand } from './tail-command.js';
 
 const HELP: Record<string, string> = {
   '': `Usage: convex-bridge <command> [options]
 
 Commands:
+  start [--docs N] [--latency MS] [--writes N] [--import]
+                      run the whole bridge on this machine with a live view (npm start)
   export [--follow]   copy the snapshot, then changes, into Kinesis (until caught up, or keep following)
   setup               create the stream, state table and oversize bucket where missing
   status [--json]     show phase, cursors, lag, lease holder and last error
@@ -25,6 +28,20 @@ Settings come from the environment (see README, "Configuration").
 Exit codes: 0 ok, 1 failure (or messages left for retry), 2 usage or configuration error,
 3 lease held elsewhere, 4 resync required.
 Run 'convex-bridge <command> --help' for a command's options.`,
+  start: `Usage: convex-bridge start [--docs N] [--latency MS] [--writes N] [--import]
+
+Starts local AWS stand-ins (moto, kinesalite), creates the stream, state table, bucket and queues,
+and runs the exporter (following changes) and the importer, showing live what flows. Ctrl-C stops
+everything it started.
+
+Without CONVEX_URL and CONVEX_DEPLOY_KEY it starts the Convex simulator with demo tables, a demo
+writer and a demo message sender. With them it reads that deployment (never writes to it unless
+--import is given).
+
+  --docs N        extra demo documents in table 'events' (default 20000)
+  --latency MS    simulated Convex latency per request (default 20)
+  --writes N      demo writer changes per second (default 3; 0 for none)
+  --import        import queued messages into the real deployment too`,
   export: `Usage: convex-bridge export [--follow] [--verbose]
 
   --follow    keep polling for changes after catching up, until Ctrl-C
@@ -76,6 +93,10 @@ export async function main(argv: string[]): Promise<number> {
       table: { type: 'string' },
       op: { type: 'string', default: 'upsert' },
       'from-start': { type: 'boolean', default: false },
+      docs: { type: 'string' },
+      latency: { type: 'string' },
+      writes: { type: 'string' },
+      import: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -88,6 +109,13 @@ export async function main(argv: string[]): Promise<number> {
     throw new UsageError(`'${command}' takes no arguments, got '${positionals.join(' ')}'`);
   }
   switch (command) {
+    case 'start':
+      return startCommand({
+        docs: values.docs,
+        latency: values.latency,
+        writes: values.writes,
+        import: values.import,
+      });
     case 'export':
       return exportCommand({ follow: values.follow, verbose: values.verbose });
     case 'setup':

@@ -25,8 +25,18 @@ const WORDS = [
   'refactor',
 ];
 
-/** Seeds a small, varied dataset: three tables, several transactions, an int64 and a bytes field. */
-export function seedDemoData(deployment: Deployment, users = 50): void {
+/** Sizes of the demo dataset; `events` pads the `events` table for a snapshot worth watching. */
+export interface DemoSize {
+  readonly users?: number;
+  readonly events?: number;
+}
+
+/**
+ * Seeds a small, varied dataset: users, messages and orders in several transactions, with an int64
+ * and a bytes field; plus `events` rows (1,000 per transaction) when asked for.
+ */
+export function seedDemoData(deployment: Deployment, size: DemoSize = {}): void {
+  const users = size.users ?? 50;
   const userIds = deployment.transact((tx) =>
     Array.from({ length: users }, (_, i) =>
       tx.insert('users', {
@@ -53,4 +63,11 @@ export function seedDemoData(deployment: Deployment, users = 50): void {
     for (let i = 0; i < 10; i++)
       tx.insert('orders', { user: userIds[i] as string, total: 10.5 * i, status: 'open' });
   });
+  const events = size.events ?? 0;
+  for (let start = 0; start < events; start += 1_000) {
+    deployment.transact((tx) => {
+      for (let i = start; i < Math.min(events, start + 1_000); i++)
+        tx.insert('events', { kind: WORDS[i % WORDS.length] as string, seq: i });
+    });
+  }
 }

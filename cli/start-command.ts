@@ -1,0 +1,42 @@
+import { runLocalBridge } from '../local/start.js';
+import { EXIT, UsageError } from './output.js';
+
+function count(raw: string | undefined, name: string, fallback: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > max)
+    throw new UsageError(`--${name} must be a whole number from 0 to ${max}, got '${raw}'`);
+  return value;
+}
+
+/** `start` (what `npm start` runs): the whole bridge on this machine until Ctrl-C. */
+export async function startCommand(flags: {
+  docs: string | undefined;
+  latency: string | undefined;
+  writes: string | undefined;
+  import: boolean;
+}): Promise<number> {
+  const options = {
+    docs: count(flags.docs, 'docs', 20_000, 2_000_000),
+    latencyMs: count(flags.latency, 'latency', 20, 10_000),
+    writesPerSecond: count(flags.writes, 'writes', 3, 1_000),
+    importIntoRealDeployment: flags.import,
+  };
+  const stop = new AbortController();
+  const onSignal = () => {
+    if (stop.signal.aborted) {
+      process.stderr.write('\nsecond interrupt: exiting without a clean stop\n');
+      process.exit(130);
+    }
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await runLocalBridge(options, process.env, process.stdout, stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return EXIT.ok;
+}
