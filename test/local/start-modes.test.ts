@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/run-cli.js';
+import { DEPLOY_KEY, useSimulator } from '../helpers/simulator.js';
+
+const bin = fileURLToPath(new URL('../../bin/convex-bridge.js', import.meta.url));
+
+describe('convex-bridge start', () => {
+  const f = useSimulator();
+
+  it('explains itself and refuses bad options with a usage error', async () => {
+    const help = await runCli(['start', '--help'], {});
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: convex-bridge start');
+    expect(help.stdout).toContain('--import');
+    const bad = await runCli(['start', '--docs', 'many'], {});
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--docs must be a whole number from 0 to 2000000, got 'many'");
+  });
+
+  it('reads a deployment given by CONVEX_URL without writing to it, in plain lines when piped', {
+    timeout: 90_000,
+  }, async () => {
+    f.write([
+      { op: 'insert', table: 'rd_people', doc: { name: 'Ada' } },
+      { op: 'insert', table: 'rd_people', doc: { name: 'Grace' } },
+    ]);
+    const child = spawn(process.execPath, [bin, 'start'], {
+      env: {
+        ...process.env,
+        CONVEX_URL: f.sim.url,
+        CONVEX_DEPLOY_KEY: DEPLOY_KEY,
+        BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
+        BRIDGE_INCLUDE_TABLES: 'rd_people',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const waitFor = async (pattern: RegExp) => {
+      const deadline = Date.now() + 60_000;
+      while (!pattern.test(out)) {
+        if (child.exitCode !== null || Date.now() > deadline)
+          throw new Error(`no ${pattern} in:\n${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    try {
+      await waitFor(/snapshot .* done: 2 docs · 1\/1 tables/);
+      expect(out).toContain(`using the Convex deployment at ${f.sim.url} (read-only)`);
+      expect(out).not.toContain('\x1b['); // no terminal redraws when piped
+      const { ids } = f.write([{ op: 'insert', table: 'rd_people', doc: { name: 'Alan' } }]);
+      await waitFor(new RegExp(`change .* upsert\\s+rd_people\\s+${ids[0]}`));
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(out).toContain('stopped moto and kinesalite');
+      expect(out).not.toContain(DEPLOY_KEY);
+      // Read-only: no import route was called, and the tables hold only what the test wrote.
+      const calls = [...f.sim.stats.keys()];
+      expect(calls.some((k) => k.includes('/api/document_deltas'))).toBe(true);
+      expect(calls.filter((k) => k.includes('/streaming_import/'))).toEqual([]);
+      expect(f.sim.deployment.documents('rd_people')).toHaveLength(3);
+      expect(f.sim.deployment.documents('contacts')).toHaveLength(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
