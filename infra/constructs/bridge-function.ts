@@ -9,6 +9,7 @@ import {
 } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { LAMBDA_BUNDLING } from '../bundling.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -49,15 +50,9 @@ export class BridgeFunction extends NodejsFunction {
       role,
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
       bundling: {
+        ...LAMBDA_BUNDLING,
         format: OutputFormat.ESM,
-        target: 'node22',
-        sourceMap: true,
-        minify: true,
-        keepNames: true,
         externalModules: [],
-        // Some bundled CommonJS dependencies call require(); ESM output needs it defined.
-        banner:
-          "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
       },
       ...(props.reservedConcurrentExecutions !== undefined
         ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }

@@ -8,6 +8,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3'
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/env.js';
+import { LAMBDA_ENTRIES } from '../bundling.js';
 import type { AlarmSettings, ExportSettings } from '../config.js';
 import { bridgeAlarm } from './bridge-alarm.js';
 import { BridgeFunction } from './bridge-function.js';
@@ -68,7 +69,7 @@ export class ConvexExport extends Construct {
     });
     const period = Duration.minutes(s.scheduleMinutes);
     this.exporter = new BridgeFunction(this, 'Exporter', {
-      entry: 'lambdas/export/handler.ts',
+      entry: LAMBDA_ENTRIES.export,
       // Follow mode fills the whole period; one tick ends before the next begins.
       timeout: period,
       memorySize: s.memoryMb,

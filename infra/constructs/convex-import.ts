@@ -5,6 +5,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/env.js';
+import { LAMBDA_ENTRIES } from '../bundling.js';
 import type { AlarmSettings, ImportSettings } from '../config.js';
 import { bridgeAlarm } from './bridge-alarm.js';
 import { BridgeFunction } from './bridge-function.js';
@@ -43,7 +44,7 @@ export class ConvexImport extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: s.maxReceiveCount },
     });
     this.importer = new BridgeFunction(this, 'Importer', {
-      entry: 'lambdas/import/handler.ts',
+      entry: LAMBDA_ENTRIES.import,
       timeout,
       memorySize: s.memoryMb,
       environment: {
