@@ -36,7 +36,7 @@ export class DynamoDbExportStore implements ExportStateStore {
   constructor(
     private readonly dynamo: DynamoDBClient,
     private readonly tableName: string,
-    exportId: string,
+    readonly exportId: string,
     private readonly now: () => number = Date.now,
   ) {
     this.key = { pk: S(`export#${exportId}`) };
