@@ -9,6 +9,7 @@ import { type ChangeEvent, toChangeEvent } from '../../shared/events/change-even
 import type { ExportState, ExportStateStore, Lease } from '../../shared/export/export-state.js';
 import { initialExportState } from '../../shared/export/export-state.js';
 import type { LogSink, MetricsSink } from '../../shared/observability/ports.js';
+import { ReadAhead } from './read-ahead.js';
 import { serverSelection, type TableFilter, tablePredicate } from './table-filter.js';
 
 /** Convex told us the cursor is gone; only `convex-bridge resync` can continue. */
@@ -64,6 +65,8 @@ export type ExportOutcome =
     };
 
 interface FetchedPage {
+  /** The phase it was read in; a batch holds pages of one phase only. */
+  readonly from: ExportState['position']['phase'];
   /** Set on a snapshot's first page: the timestamp the server chose, to persist before publishing. */
   readonly pinSnapshot?: SnapshotTs;
   readonly events: ChangeEvent[];
@@ -73,11 +76,16 @@ interface FetchedPage {
 }
 
 const NS_PER_MS = 1_000_000n;
+/** How far fetching may run ahead of publishing. */
+const READ_AHEAD = { pages: 16, events: 10_000 };
+/** Pages queued while a publish was in flight go out together, up to this many events. */
+const MAX_BATCH_EVENTS = 5_000;
 
 /**
  * Copies a snapshot, then follows the change log, publishing each page before checkpointing the
- * cursor the server returned for it. Page N+1 is fetched while page N is published; checkpoints
- * stay in page order. Throws on failures it cannot retry, without advancing the cursor.
+ * cursor the server returned for it. Later pages are fetched while earlier ones are published
+ * (pages that queue up meanwhile are published and checkpointed together); checkpoints stay in
+ * page order. Throws on failures it cannot retry, without advancing the cursor.
  */
 export async function exportChanges(
   deps: ExportDeps,
@@ -131,6 +139,7 @@ export async function exportChanges(
           : { phase: 'deltas', deltaCursor: deltaCursorAfterSnapshot(page.snapshot) };
       const pinSnapshot = position.snapshotTs === undefined ? page.snapshot : undefined;
       return {
+        from: 'snapshot',
         events,
         next,
         caughtUp: false,
@@ -144,7 +153,12 @@ export async function exportChanges(
     const events = page.values
       .filter((d) => include(d.component, d.table))
       .map((d) => toChangeEvent(d, false));
-    return { events, next: { phase: 'deltas', deltaCursor: page.cursor }, caughtUp: !page.hasMore };
+    return {
+      from: 'deltas',
+      events,
+      next: { phase: 'deltas', deltaCursor: page.cursor },
+      caughtUp: !page.hasMore,
+    };
   };
 
   const publishDeadline = (): AbortSignal | undefined => {
@@ -154,70 +168,81 @@ export async function exportChanges(
       : undefined;
   };
 
-  const guard = <T>(p: Promise<T>): Promise<T> => {
-    p.catch(() => {}); // observed later; must not count as an unhandled rejection meanwhile
-    return p;
-  };
-
   let pages = 0;
   let events = 0;
   let status: 'caught-up' | 'budget-spent' | 'stopped' = 'budget-spent';
-  let inflight: Promise<FetchedPage> | undefined = budgetLeft()
-    ? guard(fetchPage(state.position))
-    : undefined;
-  try {
-    while (inflight) {
-      let page: FetchedPage;
-      try {
-        page = await inflight;
-      } catch (error) {
-        if (fetchSignal.aborted) break;
-        throw error instanceof ResyncRequiredError ? await recordResync(error) : error;
-      }
-      inflight = undefined;
-      if (budgetLeft()) {
-        if (!page.caughtUp) inflight = guard(fetchPage(page.next));
-        else if (options.follow) {
+  // Fetching runs ahead of publishing. Whatever has queued up while a publish was in flight goes
+  // out as one batch with one checkpoint, so a fast source is not held to one page per round trip.
+  const ahead = new ReadAhead<FetchedPage>(READ_AHEAD);
+  const fetcher = (async () => {
+    let position = state.position;
+    try {
+      while (budgetLeft()) {
+        const page = await fetchPage(position);
+        if (!(await ahead.push(page))) return;
+        position = page.next;
+        if (page.caughtUp) {
+          if (!options.follow) return;
           const wait = Math.min(
             options.pollIntervalMs,
             Math.max(0, options.remainingMs() - options.safetyMarginMs),
           );
-          inflight = guard(sleep(wait, fetchSignal).then(() => fetchPage(page.next)));
+          await sleep(wait, fetchSignal);
         }
       }
-      if (page.pinSnapshot !== undefined) {
+    } catch (error) {
+      if (!fetchSignal.aborted) ahead.fail(error);
+    } finally {
+      ahead.close();
+    }
+  })();
+  try {
+    for (;;) {
+      const next = await ahead.take((first, page) => page.from === first.from, MAX_BATCH_EVENTS);
+      if (next === undefined) break;
+      if ('error' in next) {
+        if (fetchSignal.aborted) break;
+        throw next.error instanceof ResyncRequiredError
+          ? await recordResync(next.error)
+          : next.error;
+      }
+      const first = next[0] as FetchedPage;
+      const last = next.at(-1) as FetchedPage;
+      if (first.pinSnapshot !== undefined) {
         // The server picked the snapshot timestamp. Persist it before publishing anything, so a
         // crash resumes this same snapshot (repeating identical events) instead of starting a
         // newer one, whose copy would miss deletes that happened in between.
         state = {
           ...state,
-          position: { phase: 'snapshot', snapshotTs: page.pinSnapshot },
+          position: { phase: 'snapshot', snapshotTs: first.pinSnapshot },
           updatedAt: new Date(now()).toISOString(),
         };
         const pinned = await checkpointOrStop(state);
         if (!pinned) return { status: 'lease-lost', pages, events };
       }
-      // Ctrl-C lets the page finish; only the Lambda deadline may cut a publish short (no checkpoint then).
-      const published = await deps.publisher.publish(page.events, publishDeadline());
-      const newest = page.events.at(-1)?.ts ?? state.newestEventTs;
+      const batch = next.length === 1 ? first.events : next.flatMap((p) => p.events);
+      // Ctrl-C lets the batch finish; only the Lambda deadline may cut a publish short (no checkpoint then).
+      const published = await deps.publisher.publish(batch, publishDeadline());
+      const newest = batch.at(-1)?.ts ?? state.newestEventTs;
+      // Batches never mix phases, so only a batch's last page can end the snapshot.
       const base =
-        state.position.phase === 'snapshot' && page.next.phase === 'deltas'
-          ? page.next.deltaCursor
+        state.position.phase === 'snapshot' && last.next.phase === 'deltas'
+          ? last.next.deltaCursor
           : state.baseSnapshotTs;
       state = {
-        position: page.next,
+        position: last.next,
         generation: state.generation,
         updatedAt: new Date(now()).toISOString(),
         ...(newest !== undefined ? { newestEventTs: newest } : {}),
         ...(base !== undefined ? { baseSnapshotTs: base } : {}),
       };
-      // If the lease was lost, the page is in the stream but not checkpointed by us: the new
+      // If the lease was lost, the batch is in the stream but not checkpointed by us: the new
       // holder re-publishes it (same eventIds), which at-least-once delivery allows.
       if (!(await checkpointOrStop(state))) return { status: 'lease-lost', pages, events };
-      pages++;
-      events += page.events.length;
-      recordPageMetrics(page, published);
-      if (page.caughtUp && !options.follow) status = 'caught-up';
+      pages += next.length;
+      events += batch.length;
+      recordBatchMetrics(next.length, last, batch, published);
+      if (last.caughtUp && !options.follow) status = 'caught-up';
     }
     if (options.signal?.aborted) status = 'stopped';
   } catch (error) {
@@ -225,6 +250,8 @@ export async function exportChanges(
     throw error;
   } finally {
     stop.abort();
+    ahead.close();
+    await fetcher;
     await deps.store
       .release(lease)
       .catch((error: unknown) => deps.log.warn('lease release failed', { error: String(error) }));
@@ -277,12 +304,14 @@ export async function exportChanges(
     return new ExportResyncRequiredError(resyncNeeded.code, resyncNeeded.message);
   }
 
-  function recordPageMetrics(
-    page: FetchedPage,
+  function recordBatchMetrics(
+    pageCount: number,
+    last: FetchedPage,
+    batch: readonly ChangeEvent[],
     published: Awaited<ReturnType<EventPublisher['publish']>>,
   ): void {
     const m = deps.metrics;
-    m.add('Pages', 1, 'Count');
+    m.add('Pages', pageCount, 'Count');
     m.add('SnapshotEvents', published.byOp.snapshot, 'Count');
     m.add('UpsertEvents', published.byOp.upsert, 'Count');
     m.add('DeleteEvents', published.byOp.delete, 'Count');
@@ -290,10 +319,10 @@ export async function exportChanges(
     m.add('PublishRetries', published.retriedRecords, 'Count');
     m.add('Throttles', published.throttledRecords, 'Count');
     m.add('ClaimChecks', published.claimChecks, 'Count');
-    const newest = page.events.at(-1)?.ts;
+    const newest = batch.at(-1)?.ts;
     if (newest !== undefined) m.add('LagSeconds', lagSeconds(now(), newest), 'Seconds');
-    if (page.caughtUp && page.next.phase === 'deltas') {
-      m.add('CursorAgeSeconds', lagSeconds(now(), page.next.deltaCursor), 'Seconds');
+    if (last.caughtUp && last.next.phase === 'deltas') {
+      m.add('CursorAgeSeconds', lagSeconds(now(), last.next.deltaCursor), 'Seconds');
     }
   }
 }
