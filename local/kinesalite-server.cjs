@@ -6,7 +6,8 @@ const server = kinesalite({
   createStreamMs: 0,
   deleteStreamMs: 0,
   updateStreamMs: 0,
-  shardLimit: 50,
+  // An emulated account limit; the test suite creates a stream per test file and keeps them.
+  shardLimit: 10_000,
 });
 server.listen(port, '127.0.0.1', () =>
   process.stdout.write(`kinesalite listening on 127.0.0.1:${port}\n`),
