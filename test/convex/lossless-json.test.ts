@@ -13,6 +13,8 @@ const CASES = [
   '"just a string"',
   '42',
   'null',
+  // Strings and keys that really start with NUL must not be taken for tagged numbers.
+  '{"\\u0000k":"\\u0000v","x":["\\u0000","\\u00001",1],"y":{"\\u0000":-2}}',
   '{"__proto__":{"polluted":1},"emoji":"😀","unicode":"\\ud83d\\ude00"}',
 ];
 
@@ -37,6 +39,9 @@ describe('parseLossless', () => {
     '{"a":01}',
     '{"a":.5}',
     '{"a":1.}',
+    '{"a":1.2.3}',
+    '{"a":-}',
+    '{"a":1e}',
     '{"a":+1}',
     '{"a":NaN}',
     '{"a":"unterminated}',
