@@ -7,11 +7,14 @@ import { markdownReport } from './report.js';
 
 const { values } = parseArgs({
   options: {
-    out: { type: 'string', default: new URL('./results/', import.meta.url).pathname },
+    out: { type: 'string' },
     smoke: { type: 'boolean', default: false },
   },
 });
-const out = values.out.endsWith('/') ? values.out : `${values.out}/`;
+// A smoke run never overwrites the published results.
+const dir =
+  values.out ?? new URL(values.smoke ? './results/smoke/' : './results/', import.meta.url).pathname;
+const out = dir.endsWith('/') ? dir : `${dir}/`;
 const results = await runBenchmarks(values.smoke ? SMOKE_RUN : FULL_RUN, (step) =>
   process.stderr.write(`bench: ${step}\n`),
 );

@@ -116,7 +116,9 @@ export async function runLocalBridge(
       [ENV.oversizeBucket]: NAMES.bucket,
       [ENV.pollIntervalMs]: env[ENV.pollIntervalMs] ?? '250',
       [ENV.dlqUrl]: queues.dlqUrl,
-      [ENV.importTables]: env[ENV.importTables] ?? JSON.stringify(DEMO_IMPORT_TABLES),
+      // The demo's table only on the simulator: a real deployment imports what the user lists.
+      [ENV.importTables]:
+        env[ENV.importTables] ?? (real ? '{}' : JSON.stringify(DEMO_IMPORT_TABLES)),
     };
     delete bridgeEnv[ENV.deployKeySecretId];
     const exportConfig = loadExportConfig(bridgeEnv);
