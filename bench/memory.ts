@@ -7,16 +7,6 @@ import { type BenchContext, freshStore, freshStream } from './context.js';
 
 const run = promisify(execFile);
 
-export interface BigPageJob {
-  readonly simUrl: string;
-  readonly deployKey: string;
-  readonly streamName: string;
-  readonly stateTable: string;
-  readonly bucket: string;
-  readonly exportId: string;
-  readonly table: string;
-}
-
 export interface BigPageResult {
   readonly events: number;
   readonly pages: number;
@@ -62,22 +52,24 @@ export async function bigPageMemory(
     60_000,
   );
   await store.release(held.lease);
-  const job: BigPageJob = {
-    simUrl: ctx.sim.url,
-    deployKey: ctx.sim.deployKey,
-    streamName: stream.name,
-    stateTable: ctx.stateTable,
-    bucket: ctx.bucket,
-    exportId: store.exportId,
-    table: TABLE,
+  // The exporter's own settings, as the CDK construct would set them.
+  const env = {
+    ...awsEnv,
+    CONVEX_URL: ctx.sim.url,
+    CONVEX_DEPLOY_KEY: ctx.sim.deployKey,
+    BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
+    BRIDGE_STREAM_NAME: stream.name,
+    BRIDGE_STATE_TABLE: ctx.stateTable,
+    BRIDGE_OVERSIZE_BUCKET: ctx.bucket,
+    BRIDGE_EXPORT_ID: store.exportId,
+    BRIDGE_INCLUDE_TABLES: TABLE,
   };
   const script = fileURLToPath(new URL('./big-page-process.ts', import.meta.url));
   try {
-    const { stdout } = await run(
-      process.execPath,
-      ['--import', 'tsx', script, JSON.stringify(job)],
-      { env: { ...process.env, ...awsEnv }, maxBuffer: 1024 * 1024 },
-    );
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', script], {
+      env: { ...process.env, ...env },
+      maxBuffer: 1024 * 1024,
+    });
     const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as BigPageResult;
     if (result.events !== options.writes)
       throw new Error(`big page: exported ${result.events} of ${options.writes} writes`);

@@ -1,14 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
 import { createKinesisClient } from '../../shared/aws/clients.js';
+import { watchOutput } from '../helpers/process-output.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-// biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escape sequences
-const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
-
 function portOpen(url: string): Promise<boolean> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
@@ -20,28 +18,6 @@ function portOpen(url: string): Promise<boolean> {
     socket.once('error', () => resolve(false));
     socket.connect(Number(port), hostname);
   });
-}
-
-/** Output so far, without terminal escapes; waits until `pattern` shows up. */
-function terminal(child: ChildProcess) {
-  let raw = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    raw += chunk.toString('utf8');
-  });
-  const text = () => raw.replace(ANSI, '');
-  const waitFor = async (pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const match = text().match(pattern);
-      if (match) return match;
-      if (child.exitCode !== null || Date.now() > deadline)
-        throw new Error(
-          `no ${pattern} in the output (exit ${child.exitCode}):\n${text().slice(-3000)}`,
-        );
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-  return { raw: () => raw, text, waitFor };
 }
 
 describe('npm start in a pseudo-terminal', () => {
@@ -60,7 +36,7 @@ describe('npm start in a pseudo-terminal', () => {
       { cwd: repo, env, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const screen = terminal(child);
+    const screen = watchOutput(child);
     try {
       const [, motoUrl, kinesisUrl] = await screen.waitFor(
         /started moto at (\S+) and kinesalite at (\S+)/,

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { watchOutput } from '../helpers/process-output.js';
 import { runCli } from '../helpers/run-cli.js';
 import { DEPLOY_KEY, useSimulator } from '../helpers/simulator.js';
 
@@ -36,32 +37,18 @@ describe('convex-bridge start', () => {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
+    const output = watchOutput(child);
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const waitFor = async (pattern: RegExp) => {
-      const deadline = Date.now() + 60_000;
-      while (!pattern.test(out)) {
-        if (child.exitCode !== null || Date.now() > deadline)
-          throw new Error(`no ${pattern} in:\n${out}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
     try {
-      await waitFor(/snapshot .* done: 2 docs · 1\/1 tables/);
-      expect(out).toContain(`using the Convex deployment at ${f.sim.url} (read-only)`);
-      expect(out).not.toContain('\x1b['); // no terminal redraws when piped
+      await output.waitFor(/snapshot .* done: 2 docs · 1\/1 tables/, 60_000);
+      expect(output.text()).toContain(`using the Convex deployment at ${f.sim.url} (read-only)`);
+      expect(output.raw()).not.toContain('\x1b['); // no terminal redraws when piped
       const { ids } = f.write([{ op: 'insert', table: 'rd_people', doc: { name: 'Alan' } }]);
-      await waitFor(new RegExp(`change .* upsert\\s+rd_people\\s+${ids[0]}`));
+      await output.waitFor(new RegExp(`change .* upsert\\s+rd_people\\s+${ids[0]}`), 60_000);
       child.kill('SIGINT');
       expect(await exited).toBe(0);
-      expect(out).toContain('stopped moto and kinesalite');
-      expect(out).not.toContain(DEPLOY_KEY);
+      expect(output.text()).toContain('stopped moto and kinesalite');
+      expect(output.raw()).not.toContain(DEPLOY_KEY);
       // Read-only: no import route was called, and the tables hold only what the test wrote.
       const calls = [...f.sim.stats.keys()];
       expect(calls.some((k) => k.includes('/api/document_deltas'))).toBe(true);
