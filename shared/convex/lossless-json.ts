@@ -1,4 +1,4 @@
-import { isLosslessNumber, LosslessNumber, stringify } from 'lossless-json';
+import { isLosslessNumber, LosslessNumber, parse as parseSlowly, stringify } from 'lossless-json';
 
 const QUOTE = 34;
 const BACKSLASH = 92;
@@ -91,7 +91,14 @@ function revive(value: unknown): unknown {
  * which for a 16,000-document page held ~30x the page size in memory.
  */
 export function parseLossless(text: string): unknown {
-  return revive(JSON.parse(tagNumbers(text)));
+  try {
+    return revive(JSON.parse(tagNumbers(text)));
+  } catch (error) {
+    // The native parser's positions refer to the tagged text; the character-by-character parser
+    // names the fault in the text as given, which is worth its cost on this rare path.
+    parseSlowly(text);
+    throw error;
+  }
 }
 
 /** Serialises values produced by `parseLossless` (or `int64Number`) with number text unchanged. */

@@ -1,4 +1,4 @@
-import { isLosslessNumber, parse as parseLosslessJson } from 'lossless-json';
+import { isLosslessNumber, parseLossless } from '../convex/lossless-json.js';
 
 /** An SQS message body (docs/import.md): one document to upsert into, or delete from, a table. */
 export interface ImportMessage {
@@ -96,7 +96,7 @@ export function validateMessage(
   if (body.trim() === '') return reject('EmptyBody', 'message body is empty');
   let parsed: unknown;
   try {
-    parsed = parseLosslessJson(body);
+    parsed = parseLossless(body);
   } catch (error) {
     return reject('InvalidJson', `message body is not JSON: ${(error as Error).message}`);
   }

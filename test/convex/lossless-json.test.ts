@@ -49,10 +49,19 @@ describe('parseLossless', () => {
     '{"a":"raw\u0001control"}',
     '{a:1}',
     '',
-  ])('rejects invalid JSON %j, as the reference parser does', (text) => {
-    expect(() => referenceParse(text)).toThrow();
-    expect(() => parseLossless(text)).toThrow();
-  });
+  ])(
+    "rejects invalid JSON %j with the reference parser's message (position in the text as given)",
+    (text) => {
+      let reference = '';
+      try {
+        referenceParse(text);
+      } catch (error) {
+        reference = (error as Error).message;
+      }
+      expect(reference).not.toBe('');
+      expect(() => parseLossless(text)).toThrow(reference);
+    },
+  );
 
   it('returns flat strings: a long document value costs about its own size, not 30 times it', () => {
     const filler = 'm'.repeat(850);
