@@ -17,7 +17,7 @@ export interface ImportMeasured {
 
 export interface ImportThroughput {
   readonly messageBytes: number;
-  /** The planned request bodies sent straight to the simulator, one after another. */
+  /** The planned request bodies sent straight to the simulator, one after another (median of 3). */
   readonly ceiling: ImportMeasured;
   /** The Lambda handler, standard queue batches (the CDK default batch size). */
   readonly standard: ImportMeasured & { readonly batchSize: number };
@@ -118,9 +118,13 @@ export async function importThroughput(
   ctx: BenchContext,
   options: { messages: number; standardBatch: number },
 ): Promise<ImportThroughput> {
-  const tables = { direct: 'bench_direct', standard: 'bench_standard', fifo: 'bench_fifo' };
+  // The ceiling is the median of three runs, each into its own table: with only a couple of
+  // large requests per run, one run alone swung by a factor of two between benchmark runs.
+  const directTables = ['bench_direct_1', 'bench_direct_2', 'bench_direct_3'];
+  const tables = { standard: 'bench_standard', fifo: 'bench_fifo' };
+  const allTables = [...directTables, ...Object.values(tables)];
   const client = convexClient(ctx);
-  await readyIndexes(client, Object.values(tables));
+  await readyIndexes(client, allTables);
   const { dlqUrl } = await ensureQueues(createSqsClient(), 'bench-import', 'bench-import-dlq');
   Object.assign(process.env, {
     CONVEX_URL: ctx.sim.url,
@@ -128,7 +132,7 @@ export async function importThroughput(
     BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
     BRIDGE_DLQ_URL: dlqUrl,
     BRIDGE_IMPORT_TABLES: JSON.stringify(
-      Object.fromEntries(Object.values(tables).map((t) => [t, { primaryKey: KEY }])),
+      Object.fromEntries(allTables.map((t) => [t, { primaryKey: KEY }])),
     ),
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
@@ -139,21 +143,26 @@ export async function importThroughput(
 
   // Ceiling: the planner's bodies for all messages at once, sent back to back.
   const settings: ImportSettings = {
-    tables: Object.fromEntries(Object.values(tables).map((t) => [t, { primaryKey: KEY }])),
+    tables: Object.fromEntries(allTables.map((t) => [t, { primaryKey: KEY }])),
     unknownTables: 'reject',
   };
-  const items = bodies(tables.direct).map((body) => {
-    const checked = validateMessage(body, settings);
-    if (!('message' in checked)) throw new Error(checked.rejection.message);
-    return checked;
-  });
-  const planned = planRequests(items);
-  let before = await importRequests(ctx);
-  const direct = await timed(async () => {
-    for (const request of planned) await client.importAirbyteRecords(request.body);
-  });
-  const ceiling = result(options.messages, direct.seconds, (await importRequests(ctx)) - before);
-  await expectRows(client, tables.direct, options.messages);
+  const runs: ImportMeasured[] = [];
+  let before = 0;
+  for (const table of directTables) {
+    const items = bodies(table).map((body) => {
+      const checked = validateMessage(body, settings);
+      if (!('message' in checked)) throw new Error(checked.rejection.message);
+      return checked;
+    });
+    const planned = planRequests(items);
+    before = await importRequests(ctx);
+    const direct = await timed(async () => {
+      for (const request of planned) await client.importAirbyteRecords(request.body);
+    });
+    runs.push(result(options.messages, direct.seconds, (await importRequests(ctx)) - before));
+    await expectRows(client, table, options.messages);
+  }
+  const ceiling = [...runs].sort((a, b) => a.seconds - b.seconds)[1] as ImportMeasured;
 
   const viaHandler = async (table: string, batchSize: number, fifo: boolean) => {
     const all = bodies(table);

@@ -42,7 +42,7 @@ export function markdownReport(r: BenchResults): string {
     '',
     '| path | messages/s | import requests per 10,000 messages | vs. ceiling |',
     '| --- | ---: | ---: | ---: |',
-    `| ceiling: planned bodies sent straight to the simulator | ${n(i.ceiling.messagesPerSecond)} | ${n(i.ceiling.requestsPer10k)} | 1.00× |`,
+    `| ceiling: planned bodies sent straight to the simulator (median of 3 runs) | ${n(i.ceiling.messagesPerSecond)} | ${n(i.ceiling.requestsPer10k)} | 1.00× |`,
     `| Lambda handler, standard queue batches of ${i.standard.batchSize} | **${n(i.standard.messagesPerSecond)}** | ${n(i.standard.requestsPer10k)} | ${ratio(i.standardVsCeiling)} |`,
     `| Lambda handler, FIFO batches of ${i.fifo.batchSize} | **${n(i.fifo.messagesPerSecond)}** | ${n(i.fifo.requestsPer10k)} | ${ratio(i.fifoVsCeiling)} |`,
   );
