@@ -44,7 +44,7 @@ export const FULL_RUN: BenchOptions = {
   deltaChanges: 200_000,
   latencyMs: 20,
   latencyChanges: 1_000,
-  latencyRatePerSecond: 50,
+  latencyRatePerSecond: 100,
   pollIntervalsMs: [500, 100],
   importMessages: 10_000,
   standardBatch: 100,
