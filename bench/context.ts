@@ -20,6 +20,15 @@ export interface BenchContext {
   readonly shards: number;
 }
 
+/** The Convex settings every bridge entry point reads, pointing at the benchmark's simulator. */
+export function convexEnv(ctx: BenchContext): Record<string, string> {
+  return {
+    CONVEX_URL: ctx.sim.url,
+    CONVEX_DEPLOY_KEY: ctx.sim.deployKey,
+    BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
+  };
+}
+
 export function convexClient(ctx: BenchContext): ConvexClient {
   return new ConvexClient({
     url: ctx.sim.url,

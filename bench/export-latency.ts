@@ -4,7 +4,7 @@ import {
   GetShardIteratorCommand,
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
-import { exportChanges } from '../lambdas/export/export-changes.js';
+import { exportChanges, lagSeconds } from '../lambdas/export/export-changes.js';
 import { percentile } from '../local/flow-stats.js';
 import { MemoryMetrics, silentLog } from '../shared/observability/ports.js';
 import { type BenchContext, convexClient, freshStore, freshStream } from './context.js';
@@ -89,7 +89,7 @@ export async function exportLatency(
           const event = JSON.parse(Buffer.from(record.Data as Uint8Array).toString('utf8')) as {
             ts: string;
           };
-          latencies.push(now - Number(event.ts) / 1e6);
+          latencies.push(lagSeconds(now, event.ts) * 1000);
         }
         iterators.set(shardId, page.NextShardIterator);
       }

@@ -14,7 +14,7 @@ import {
   measureTransform,
   type TransformCost,
 } from './cold-start.js';
-import type { BenchContext } from './context.js';
+import { type BenchContext, convexEnv } from './context.js';
 import { exportLatency, type LatencyResult } from './export-latency.js';
 import { type ExportThroughput, exportThroughput } from './export-throughput.js';
 import { type ImportThroughput, importThroughput } from './import-throughput.js';
@@ -150,9 +150,7 @@ export async function runBenchmarks(
       const bundles = await measureBundles(
         {
           ...aws.env,
-          CONVEX_URL: sim.url,
-          CONVEX_DEPLOY_KEY: sim.deployKey,
-          BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
+          ...convexEnv(ctx),
           BRIDGE_STREAM_NAME: 'bench',
           BRIDGE_STATE_TABLE: ctx.stateTable,
           BRIDGE_OVERSIZE_BUCKET: ctx.bucket,

@@ -5,7 +5,7 @@ import type { ConvexClient } from '../shared/convex/client.js';
 import { type ImportSettings, validateMessage } from '../shared/import/import-message.js';
 import { planRequests } from '../shared/import/plan-requests.js';
 import { ensureQueues } from '../shared/setup/ensure-resources.js';
-import { type BenchContext, convexClient, timed } from './context.js';
+import { type BenchContext, convexClient, convexEnv, timed } from './context.js';
 
 export interface ImportMeasured {
   readonly messages: number;
@@ -127,9 +127,7 @@ export async function importThroughput(
   await readyIndexes(client, allTables);
   const { dlqUrl } = await ensureQueues(createSqsClient(), 'bench-import', 'bench-import-dlq');
   Object.assign(process.env, {
-    CONVEX_URL: ctx.sim.url,
-    CONVEX_DEPLOY_KEY: ctx.sim.deployKey,
-    BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
+    ...convexEnv(ctx),
     BRIDGE_DLQ_URL: dlqUrl,
     BRIDGE_IMPORT_TABLES: JSON.stringify(
       Object.fromEntries(allTables.map((t) => [t, { primaryKey: KEY }])),

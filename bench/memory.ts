@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { toDeltaCursor } from '../shared/convex/int64.js';
 import { initialExportState } from '../shared/export/export-state.js';
-import { type BenchContext, freshStore, freshStream } from './context.js';
+import { type BenchContext, convexEnv, freshStore, freshStream } from './context.js';
 
 const run = promisify(execFile);
 
@@ -55,9 +55,7 @@ export async function bigPageMemory(
   // The exporter's own settings, as the CDK construct would set them.
   const env = {
     ...awsEnv,
-    CONVEX_URL: ctx.sim.url,
-    CONVEX_DEPLOY_KEY: ctx.sim.deployKey,
-    BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
+    ...convexEnv(ctx),
     BRIDGE_STREAM_NAME: stream.name,
     BRIDGE_STATE_TABLE: ctx.stateTable,
     BRIDGE_OVERSIZE_BUCKET: ctx.bucket,
