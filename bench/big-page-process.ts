@@ -1,10 +1,10 @@
 // Runs one export of a single 16,000-write transaction in a process of its own, wired exactly as
 // the Lambda is (config from the environment), so its peak resident memory (maxRSS) is the
 // exporter's alone; prints what it measured as JSON.
-import { loadExportConfig } from '../lambdas/export/config.js';
-import { exportChanges } from '../lambdas/export/export-changes.js';
-import { buildExportDeps, exportOptionsFrom } from '../lambdas/export/wiring.js';
-import { MemoryMetrics, silentLog } from '../shared/observability/ports.js';
+import { loadExportConfig } from '../shared/export/config.js';
+import { exportChanges } from '../shared/export/export-changes.js';
+import { MemoryMetrics, silentLog } from '../shared/ports/observability.js';
+import { buildExportDeps, exportOptionsFrom } from '../shared/wiring/export.js';
 import type { BigPageResult } from './memory.js';
 
 const mb = (bytes: number) => bytes / (1024 * 1024);

@@ -4,9 +4,9 @@ import {
   GetShardIteratorCommand,
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
-import { exportChanges, lagSeconds } from '../lambdas/export/export-changes.js';
 import { percentile } from '../local/flow-stats.js';
-import { MemoryMetrics, silentLog } from '../shared/observability/ports.js';
+import { exportChanges, lagSeconds } from '../shared/export/export-changes.js';
+import { MemoryMetrics, silentLog } from '../shared/ports/observability.js';
 import { type BenchContext, convexClient, freshStore, freshStream } from './context.js';
 
 export interface LatencyResult {

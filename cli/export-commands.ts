@@ -2,13 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { z } from 'zod';
-import { loadExportConfig } from '../lambdas/export/config.js';
-import {
-  ExportResyncRequiredError,
-  exportChanges,
-  lagSeconds,
-} from '../lambdas/export/export-changes.js';
-import { buildExportDeps, exportOptionsFrom } from '../lambdas/export/wiring.js';
 import { DynamoDbExportStore } from '../shared/adapters/dynamodb-export-store.js';
 import {
   createDynamoDbClient,
@@ -18,8 +11,14 @@ import {
 } from '../shared/aws/clients.js';
 import { parseEnv } from '../shared/config/parse-env.js';
 import { ENV } from '../shared/env.js';
+import { loadExportConfig } from '../shared/export/config.js';
+import {
+  ExportResyncRequiredError,
+  exportChanges,
+  lagSeconds,
+} from '../shared/export/export-changes.js';
 import { initialExportState } from '../shared/export/export-state.js';
-import { MemoryMetrics } from '../shared/observability/ports.js';
+import { MemoryMetrics } from '../shared/ports/observability.js';
 import {
   ensureBucket,
   ensureQueues,
@@ -27,6 +26,7 @@ import {
   ensureStream,
   queueNameFromUrl,
 } from '../shared/setup/ensure-resources.js';
+import { buildExportDeps, exportOptionsFrom } from '../shared/wiring/export.js';
 import { EXIT, print, stderrLog, UsageError } from './output.js';
 
 const owner = () => `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;

@@ -4,17 +4,17 @@ import { createInterface } from 'node:readline';
 import { createInterface as createPrompt } from 'node:readline/promises';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { loadImportConfig, parseImportTables } from '../lambdas/import/config.js';
-import { buildImportDeps, importOptionsFrom } from '../lambdas/import/wiring.js';
 import { chunkForSqs } from '../shared/adapters/sqs-quarantine.js';
 import { createSecretsManagerClient, createSqsClient } from '../shared/aws/clients.js';
 import { connectToConvex, loadConvexConnection } from '../shared/config/convex-connection.js';
 import { parseEnv } from '../shared/config/parse-env.js';
 import { stringifyLossless } from '../shared/convex/lossless-json.js';
+import { loadImportConfig, parseImportTables } from '../shared/import/config.js';
+import { type ImportTotals, runQueueImport } from '../shared/import/drain-queue.js';
 import { primaryKeyValues, validateMessage } from '../shared/import/import-message.js';
-import { MemoryMetrics } from '../shared/observability/ports.js';
+import { MemoryMetrics } from '../shared/ports/observability.js';
+import { buildImportDeps, importOptionsFrom } from '../shared/wiring/import.js';
 import { EXIT, print, stderrLog, UsageError } from './output.js';
-import { type ImportTotals, runQueueImport } from './queue-import-loop.js';
 
 const queueSchema = z.object({
   BRIDGE_QUEUE_URL: z.string({ message: 'is required (the import queue)' }).url(),

@@ -1,4 +1,4 @@
-import type { LogSink } from '../shared/observability/ports.js';
+import type { LogSink } from '../shared/ports/observability.js';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, leaseHeld: 3, resyncRequired: 4 } as const;

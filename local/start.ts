@@ -1,13 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runQueueImport } from '../cli/queue-import-loop.js';
-import { loadExportConfig } from '../lambdas/export/config.js';
-import { ExportResyncRequiredError, exportChanges } from '../lambdas/export/export-changes.js';
-import { tablePredicate } from '../lambdas/export/table-filter.js';
-import { buildExportDeps, exportOptionsFrom } from '../lambdas/export/wiring.js';
-import { loadImportConfig } from '../lambdas/import/config.js';
-import { buildImportDeps, importOptionsFrom } from '../lambdas/import/wiring.js';
 import {
   createDynamoDbClient,
   createKinesisClient,
@@ -17,14 +10,21 @@ import {
 } from '../shared/aws/clients.js';
 import { connectToConvex } from '../shared/config/convex-connection.js';
 import { ENV } from '../shared/env.js';
+import { loadExportConfig } from '../shared/export/config.js';
+import { ExportResyncRequiredError, exportChanges } from '../shared/export/export-changes.js';
 import type { ExportStateStore } from '../shared/export/export-state.js';
-import { type LogSink, MemoryMetrics } from '../shared/observability/ports.js';
+import { tablePredicate } from '../shared/export/table-filter.js';
+import { loadImportConfig } from '../shared/import/config.js';
+import { runQueueImport } from '../shared/import/drain-queue.js';
+import { type LogSink, MemoryMetrics } from '../shared/ports/observability.js';
 import {
   ensureBucket,
   ensureQueues,
   ensureStateTable,
   ensureStream,
 } from '../shared/setup/ensure-resources.js';
+import { buildExportDeps, exportOptionsFrom } from '../shared/wiring/export.js';
+import { buildImportDeps, importOptionsFrom } from '../shared/wiring/import.js';
 import { seedDemoData } from '../simulator/demo-data.js';
 import { type Simulator, startSimulator } from '../simulator/server.js';
 import { DEMO_IMPORT_TABLES, startDemoSender, startDemoWriter } from './demo-writer.js';

@@ -2,15 +2,19 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { loadExportConfig } from '../../shared/export/config.js';
+import {
+  type ExportDeps,
+  type ExportOutcome,
+  exportChanges,
+} from '../../shared/export/export-changes.js';
 import {
   PowertoolsLogSink,
   PowertoolsMetricsSink,
   powertoolsLogger,
   powertoolsMetrics,
 } from '../../shared/observability/powertools.js';
-import { loadExportConfig } from './config.js';
-import { type ExportDeps, type ExportOutcome, exportChanges } from './export-changes.js';
-import { buildExportDeps, exportOptionsFrom } from './wiring.js';
+import { buildExportDeps, exportOptionsFrom } from '../../shared/wiring/export.js';
 
 const logger = powertoolsLogger('convex-bridge-export');
 const metrics = powertoolsMetrics('export');

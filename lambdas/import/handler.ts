@@ -2,15 +2,15 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { loadImportConfig } from '../../shared/import/config.js';
+import { type ImportDeps, importBatch } from '../../shared/import/import-batch.js';
 import {
   PowertoolsLogSink,
   PowertoolsMetricsSink,
   powertoolsLogger,
   powertoolsMetrics,
 } from '../../shared/observability/powertools.js';
-import { loadImportConfig } from './config.js';
-import { type ImportDeps, importBatch } from './import-batch.js';
-import { buildImportDeps, importOptionsFrom } from './wiring.js';
+import { buildImportDeps, importOptionsFrom } from '../../shared/wiring/import.js';
 
 const logger = powertoolsLogger('convex-bridge-import');
 const metrics = powertoolsMetrics('import');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConvexClient } from '../convex/client.js';
-import type { LogSink, MetricsSink } from '../observability/ports.js';
+import type { LogSink, MetricsSink } from '../ports/observability.js';
 import { type DeployKeySource, resolveDeployKey } from './deploy-key.js';
 import { intSetting, parseEnv } from './parse-env.js';
 

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { LogSink, MetricsSink, MetricUnit as Unit } from './ports.js';
+import type { LogSink, MetricsSink, MetricUnit as Unit } from '../ports/observability.js';
 
 export const METRICS_NAMESPACE = 'ConvexStreamBridge';
 

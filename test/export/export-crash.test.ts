@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { exportChanges } from '../../lambdas/export/export-changes.js';
 import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
 import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
 import { createDynamoDbClient } from '../../shared/aws/clients.js';
+import type { exportChanges } from '../../shared/export/export-changes.js';
 import { DEPLOY_KEY } from '../helpers/simulator.js';
 import { useExportRig } from './rig.js';
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { ExportResyncRequiredError, exportChanges } from '../../lambdas/export/export-changes.js';
 import {
   DynamoDbExportStore,
   LeaseLostError,
@@ -7,7 +6,8 @@ import {
 import { PublishError } from '../../shared/adapters/kinesis-publisher.js';
 import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
 import { createDynamoDbClient, createKinesisClient } from '../../shared/aws/clients.js';
-import { MemoryMetrics } from '../../shared/observability/ports.js';
+import { ExportResyncRequiredError, exportChanges } from '../../shared/export/export-changes.js';
+import { MemoryMetrics } from '../../shared/ports/observability.js';
 import { injectPutRecordsFaults } from '../helpers/kinesis-faults.js';
 import { useExportRig } from './rig.js';
 

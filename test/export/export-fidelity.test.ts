@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryMetrics } from '../../shared/observability/ports.js';
+import { MemoryMetrics } from '../../shared/ports/observability.js';
 import { encodeInt64 } from '../../simulator/values.js';
 import { useExportRig } from './rig.js';
 
@@ -68,7 +68,7 @@ describe('export: snapshot then changes, exactly', () => {
         },
       },
     };
-    const { exportChanges } = await import('../../lambdas/export/export-changes.js');
+    const { exportChanges } = await import('../../shared/export/export-changes.js');
     await exportChanges(recording, rig.baseOptions({ filter }));
     expect(pageSizes).toContain(300);
     const result = await rig.verify({ stream, exportId, filter });
@@ -102,7 +102,7 @@ describe('export: snapshot then changes, exactly', () => {
       return checkpoint(lease, state, ttl);
     };
     const started = Date.now();
-    const { exportChanges } = await import('../../lambdas/export/export-changes.js');
+    const { exportChanges } = await import('../../shared/export/export-changes.js');
     const outcome = await exportChanges(
       deps,
       rig.baseOptions({
@@ -190,7 +190,7 @@ describe('export: snapshot then changes, exactly', () => {
         },
       }),
     };
-    const { exportChanges } = await import('../../lambdas/export/export-changes.js');
+    const { exportChanges } = await import('../../shared/export/export-changes.js');
     await exportChanges(traced, rig.baseOptions({ filter }));
     // Page 2's fetch starts before page 1's publish ends.
     expect(trace.indexOf('fetch-start 2')).toBeLessThan(trace.indexOf('publish-end 1'));
@@ -234,7 +234,7 @@ describe('export: snapshot then changes, exactly', () => {
         },
       },
     };
-    const { exportChanges } = await import('../../lambdas/export/export-changes.js');
+    const { exportChanges } = await import('../../shared/export/export-changes.js');
     await exportChanges(ignoring, rig.baseOptions({ filter }));
     const { records } = await rig.verify({ stream, exportId, filter });
     expect(new Set(records.map((r) => r.event.table))).toEqual(new Set(['fx_keep']));

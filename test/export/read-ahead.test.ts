@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { exportChanges } from '../../lambdas/export/export-changes.js';
-import { ReadAhead } from '../../lambdas/export/read-ahead.js';
-import { MemoryMetrics } from '../../shared/observability/ports.js';
+import { exportChanges } from '../../shared/export/export-changes.js';
+import { ReadAhead } from '../../shared/export/read-ahead.js';
+import { MemoryMetrics } from '../../shared/ports/observability.js';
 import { useExportRig } from './rig.js';
 
 type Page = { readonly id: number; readonly events: readonly number[]; readonly kind: string };

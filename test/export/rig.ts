@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { beforeAll } from 'vitest';
-import {
-  type ExportDeps,
-  type ExportOptions,
-  exportChanges,
-} from '../../lambdas/export/export-changes.js';
-import { type TableFilter, tablePredicate } from '../../lambdas/export/table-filter.js';
 import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
 import {
   KinesisEventPublisher,
@@ -20,7 +14,13 @@ import {
   createS3Client,
 } from '../../shared/aws/clients.js';
 import type { ConvexClientOptions } from '../../shared/convex/client.js';
-import { MemoryMetrics, silentLog } from '../../shared/observability/ports.js';
+import {
+  type ExportDeps,
+  type ExportOptions,
+  exportChanges,
+} from '../../shared/export/export-changes.js';
+import { type TableFilter, tablePredicate } from '../../shared/export/table-filter.js';
+import { MemoryMetrics, silentLog } from '../../shared/ports/observability.js';
 import {
   ensureBucket,
   ensureStateTable,

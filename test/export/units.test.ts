@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { loadExportConfig } from '../../lambdas/export/config.js';
-import { serverSelection, tablePredicate } from '../../lambdas/export/table-filter.js';
 import { ConfigError } from '../../shared/errors.js';
 import { planBatches, planRounds } from '../../shared/events/publish-plan.js';
+import { loadExportConfig } from '../../shared/export/config.js';
+import { serverSelection, tablePredicate } from '../../shared/export/table-filter.js';
 
 const rec = (key: string, bytes = 10) => ({ partitionKey: key, data: new Uint8Array(bytes) });
 

@@ -1,8 +1,8 @@
 import type { Context, SQSEvent } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
-import type { InboundMessage } from '../../lambdas/import/import-batch.js';
-import { PrimaryKeyIndexes } from '../../lambdas/import/primary-key-indexes.js';
+import type { InboundMessage } from '../../shared/import/import-batch.js';
 import type { ImportSettings } from '../../shared/import/import-message.js';
+import { PrimaryKeyIndexes } from '../../shared/import/primary-key-indexes.js';
 import { DEPLOY_KEY } from '../helpers/simulator.js';
 import { expectedState, useImportRig, userFields } from './rig.js';
 

@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { beforeAll } from 'vitest';
+import { SqsQuarantine } from '../../shared/adapters/sqs-quarantine.js';
+import { createSqsClient } from '../../shared/aws/clients.js';
 import {
   type ImportDeps,
   type ImportOptions,
   type InboundMessage,
   importBatch,
-} from '../../lambdas/import/import-batch.js';
-import { PrimaryKeyIndexes } from '../../lambdas/import/primary-key-indexes.js';
-import { SqsQuarantine } from '../../shared/adapters/sqs-quarantine.js';
-import { createSqsClient } from '../../shared/aws/clients.js';
+} from '../../shared/import/import-batch.js';
 import type { ImportSettings } from '../../shared/import/import-message.js';
 import { DEFAULT_REQUEST_LIMITS } from '../../shared/import/plan-requests.js';
-import { type LogSink, MemoryMetrics } from '../../shared/observability/ports.js';
+import { PrimaryKeyIndexes } from '../../shared/import/primary-key-indexes.js';
+import { type LogSink, MemoryMetrics } from '../../shared/ports/observability.js';
 import type { Knobs } from '../../simulator/knobs.js';
 import { useSimulator } from '../helpers/simulator.js';
 

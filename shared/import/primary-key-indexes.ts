@@ -1,5 +1,5 @@
-import type { ConvexClient } from '../../shared/convex/client.js';
-import { BridgeError } from '../../shared/errors.js';
+import type { ConvexClient } from '../convex/client.js';
+import { BridgeError } from '../errors.js';
 
 /** The primary-key indexes did not finish backfilling in time; the messages are retried later. */
 export class IndexNotReadyError extends BridgeError {

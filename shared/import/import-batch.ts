@@ -1,20 +1,16 @@
-import type { Quarantine, QuarantineItem } from '../../shared/adapters/sqs-quarantine.js';
-import type { ConvexClient } from '../../shared/convex/client.js';
-import { type ConvexApiError, FatalConvexError } from '../../shared/convex/errors.js';
-import { stringifyLossless } from '../../shared/convex/lossless-json.js';
+import type { Quarantine, QuarantineItem } from '../adapters/sqs-quarantine.js';
+import type { ConvexClient } from '../convex/client.js';
+import { type ConvexApiError, FatalConvexError } from '../convex/errors.js';
+import { stringifyLossless } from '../convex/lossless-json.js';
+import type { LogSink, MetricsSink } from '../ports/observability.js';
 import {
   type ImportSettings,
   primaryKeyValues,
   type Rejection,
   type ValidMessage,
   validateMessage,
-} from '../../shared/import/import-message.js';
-import {
-  type PlannedRequest,
-  planRequests,
-  type RequestLimits,
-} from '../../shared/import/plan-requests.js';
-import type { LogSink, MetricsSink } from '../../shared/observability/ports.js';
+} from './import-message.js';
+import { type PlannedRequest, planRequests, type RequestLimits } from './plan-requests.js';
 import type { PrimaryKeyIndexes } from './primary-key-indexes.js';
 
 /** One queue message as delivered (Lambda event record or ReceiveMessage result). */

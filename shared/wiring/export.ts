@@ -1,16 +1,16 @@
-import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
-import { KinesisEventPublisher } from '../../shared/adapters/kinesis-publisher.js';
-import { S3ClaimCheckStore } from '../../shared/adapters/s3-claim-check.js';
+import { DynamoDbExportStore } from '../adapters/dynamodb-export-store.js';
+import { KinesisEventPublisher } from '../adapters/kinesis-publisher.js';
+import { S3ClaimCheckStore } from '../adapters/s3-claim-check.js';
 import {
   createDynamoDbClient,
   createKinesisClient,
   createS3Client,
   createSecretsManagerClient,
-} from '../../shared/aws/clients.js';
-import { connectToConvex } from '../../shared/config/convex-connection.js';
-import type { LogSink, MetricsSink } from '../../shared/observability/ports.js';
-import type { ExportConfig } from './config.js';
-import type { ExportDeps, ExportOptions } from './export-changes.js';
+} from '../aws/clients.js';
+import { connectToConvex } from '../config/convex-connection.js';
+import type { ExportConfig } from '../export/config.js';
+import type { ExportDeps, ExportOptions } from '../export/export-changes.js';
+import type { LogSink, MetricsSink } from '../ports/observability.js';
 
 /** Builds the export's adapters from validated config: the one place clients are constructed. */
 export async function buildExportDeps(

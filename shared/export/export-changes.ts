@@ -1,14 +1,14 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { LeaseLostError } from '../../shared/adapters/dynamodb-export-store.js';
-import type { EventPublisher } from '../../shared/adapters/kinesis-publisher.js';
-import type { ConvexClient, ExportSelection, ValueFormat } from '../../shared/convex/client.js';
-import { ResyncRequiredError } from '../../shared/convex/errors.js';
-import { deltaCursorAfterSnapshot, type SnapshotTs } from '../../shared/convex/int64.js';
-import { BridgeError } from '../../shared/errors.js';
-import { type ChangeEvent, toChangeEvent } from '../../shared/events/change-event.js';
-import type { ExportState, ExportStateStore, Lease } from '../../shared/export/export-state.js';
-import { initialExportState } from '../../shared/export/export-state.js';
-import type { LogSink, MetricsSink } from '../../shared/observability/ports.js';
+import { LeaseLostError } from '../adapters/dynamodb-export-store.js';
+import type { EventPublisher } from '../adapters/kinesis-publisher.js';
+import type { ConvexClient, ExportSelection, ValueFormat } from '../convex/client.js';
+import { ResyncRequiredError } from '../convex/errors.js';
+import { deltaCursorAfterSnapshot, type SnapshotTs } from '../convex/int64.js';
+import { BridgeError } from '../errors.js';
+import { type ChangeEvent, toChangeEvent } from '../events/change-event.js';
+import type { LogSink, MetricsSink } from '../ports/observability.js';
+import type { ExportState, ExportStateStore, Lease } from './export-state.js';
+import { initialExportState } from './export-state.js';
 import { ReadAhead } from './read-ahead.js';
 import { serverSelection, type TableFilter, tablePredicate } from './table-filter.js';
 

@@ -4,12 +4,12 @@ import {
   convexConnectionShape,
   deployKeyRequired,
   toConvexConnection,
-} from '../../shared/config/convex-connection.js';
-import { intSetting, parseEnv } from '../../shared/config/parse-env.js';
-import { ENV } from '../../shared/env.js';
-import { ConfigError } from '../../shared/errors.js';
-import type { ImportSettings } from '../../shared/import/import-message.js';
-import type { RequestLimits } from '../../shared/import/plan-requests.js';
+} from '../config/convex-connection.js';
+import { intSetting, parseEnv } from '../config/parse-env.js';
+import { ENV } from '../env.js';
+import { ConfigError } from '../errors.js';
+import type { ImportSettings } from './import-message.js';
+import type { RequestLimits } from './plan-requests.js';
 
 const int = intSetting;
 const fieldName = z

@@ -1,4 +1,4 @@
-import type { ExportSelection } from '../../shared/convex/client.js';
+import type { ExportSelection } from '../convex/client.js';
 
 /** Entries are `table` (root component) or `component/path/table`. */
 export interface TableFilter {

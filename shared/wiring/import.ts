@@ -1,11 +1,11 @@
-import { SqsQuarantine } from '../../shared/adapters/sqs-quarantine.js';
-import { createSecretsManagerClient, createSqsClient } from '../../shared/aws/clients.js';
-import { connectToConvex } from '../../shared/config/convex-connection.js';
-import type { ConvexClient } from '../../shared/convex/client.js';
-import type { LogSink, MetricsSink } from '../../shared/observability/ports.js';
-import type { ImportConfig } from './config.js';
-import type { ImportDeps, ImportOptions } from './import-batch.js';
-import { PrimaryKeyIndexes } from './primary-key-indexes.js';
+import { SqsQuarantine } from '../adapters/sqs-quarantine.js';
+import { createSecretsManagerClient, createSqsClient } from '../aws/clients.js';
+import { connectToConvex } from '../config/convex-connection.js';
+import type { ConvexClient } from '../convex/client.js';
+import type { ImportConfig } from '../import/config.js';
+import type { ImportDeps, ImportOptions } from '../import/import-batch.js';
+import { PrimaryKeyIndexes } from '../import/primary-key-indexes.js';
+import type { LogSink, MetricsSink } from '../ports/observability.js';
 
 export async function buildImportDeps(
   config: ImportConfig,

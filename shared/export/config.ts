@@ -4,9 +4,9 @@ import {
   convexConnectionShape,
   deployKeyRequired,
   toConvexConnection,
-} from '../../shared/config/convex-connection.js';
-import { commaList, intSetting, parseEnv } from '../../shared/config/parse-env.js';
-import { ENV } from '../../shared/env.js';
+} from '../config/convex-connection.js';
+import { commaList, intSetting, parseEnv } from '../config/parse-env.js';
+import { ENV } from '../env.js';
 import type { TableFilter } from './table-filter.js';
 
 const int = intSetting;

@@ -9,7 +9,7 @@ import {
   type ImportOptions,
   type ImportResult,
   importBatch,
-} from '../lambdas/import/import-batch.js';
+} from './import-batch.js';
 
 export interface ImportTotals {
   readonly imported: number;
