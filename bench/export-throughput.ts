@@ -1,9 +1,9 @@
-import type { DeltaCursor, SnapshotCursor, SnapshotTs } from '../shared/convex/int64.js';
-import { deltaCursorAfterSnapshot, toDeltaCursor } from '../shared/convex/int64.js';
 import { type ChangeEvent, toChangeEvent } from '../shared/events/change-event.js';
 import { exportChanges } from '../shared/export/export-changes.js';
 import { initialExportState } from '../shared/export/export-state.js';
 import { MemoryMetrics, silentLog } from '../shared/ports/observability.js';
+import type { DeltaCursor, SnapshotCursor, SnapshotTs } from '../shared/values/int64.js';
+import { deltaCursorAfterSnapshot, toDeltaCursor } from '../shared/values/int64.js';
 import { DELTAS_TABLE, SNAPSHOT_TABLE } from './bench-sim.js';
 import { type BenchContext, convexClient, freshStore, freshStream, timed } from './context.js';
 

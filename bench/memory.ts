@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { toDeltaCursor } from '../shared/convex/int64.js';
 import { initialExportState } from '../shared/export/export-state.js';
+import { toDeltaCursor } from '../shared/values/int64.js';
 import { type BenchContext, convexEnv, freshStore, freshStream } from './context.js';
 
 const run = promisify(execFile);

@@ -8,11 +8,11 @@ import { chunkForSqs } from '../shared/adapters/sqs-quarantine.js';
 import { createSecretsManagerClient, createSqsClient } from '../shared/aws/clients.js';
 import { connectToConvex, loadConvexConnection } from '../shared/config/convex-connection.js';
 import { parseEnv } from '../shared/config/parse-env.js';
-import { stringifyLossless } from '../shared/convex/lossless-json.js';
 import { loadImportConfig, parseImportTables } from '../shared/import/config.js';
 import { type ImportTotals, runQueueImport } from '../shared/import/drain-queue.js';
 import { primaryKeyValues, validateMessage } from '../shared/import/import-message.js';
 import { MemoryMetrics } from '../shared/ports/observability.js';
+import { stringifyLossless } from '../shared/values/lossless-json.js';
 import { buildImportDeps, importOptionsFrom } from '../shared/wiring/import.js';
 import { EXIT, print, stderrLog, UsageError } from './output.js';
 

@@ -5,7 +5,6 @@ import {
   GetItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { toDeltaCursor, toSnapshotCursor, toSnapshotTs } from '../convex/int64.js';
 import { BridgeError } from '../errors.js';
 import type {
   ExportPosition,
@@ -14,6 +13,7 @@ import type {
   Lease,
   StoredExport,
 } from '../export/export-state.js';
+import { toDeltaCursor, toSnapshotCursor, toSnapshotTs } from '../values/int64.js';
 
 /** Another run took the lease; this run must stop without writing. */
 export class LeaseLostError extends BridgeError {

@@ -1,5 +1,14 @@
 import type { z } from 'zod';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from '../retry.js';
+import {
+  type DeltaCursor,
+  type SnapshotCursor,
+  type SnapshotTs,
+  toDeltaCursor,
+  toSnapshotCursor,
+  toSnapshotTs,
+} from '../values/int64.js';
+import { int64Number, parseLossless, stringifyLossless } from '../values/lossless-json.js';
 import { CONVEX_CLIENT_HEADER } from '../version.js';
 import { parseDeploymentUrl, validateDeployKey } from './deployment-url.js';
 import {
@@ -11,15 +20,6 @@ import {
   RetryableConvexError,
 } from './errors.js';
 import { nodeHttpTransport, type Transport } from './http-transport.js';
-import {
-  type DeltaCursor,
-  type SnapshotCursor,
-  type SnapshotTs,
-  toDeltaCursor,
-  toSnapshotCursor,
-  toSnapshotTs,
-} from './int64.js';
-import { int64Number, parseLossless, stringifyLossless } from './lossless-json.js';
 import {
   type DeltaPage,
   deltaPageSchema,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { DeltaCursor, SnapshotCursor, SnapshotTs } from './int64.js';
-import { LosslessNumber } from './lossless-json.js';
+import type { DeltaCursor, SnapshotCursor, SnapshotTs } from '../values/int64.js';
+import { LosslessNumber } from '../values/lossless-json.js';
 
 /** One document revision as the bridge sees it: metadata lifted out, fields untouched. */
 export interface ExportedDocument {

@@ -1,5 +1,5 @@
-import { stringifyLossless } from '../convex/lossless-json.js';
 import type { ExportedDocument } from '../convex/responses.js';
+import { stringifyLossless } from '../values/lossless-json.js';
 
 /** `snapshot`: from the initial copy; `upsert`/`delete`: from the change log. */
 export type ChangeOp = 'snapshot' | 'upsert' | 'delete';

@@ -1,4 +1,4 @@
-import type { DeltaCursor, SnapshotCursor, SnapshotTs } from '../convex/int64.js';
+import type { DeltaCursor, SnapshotCursor, SnapshotTs } from '../values/int64.js';
 
 /**
  * Where the export stands. The three cursor kinds are separate fields (never one reused as

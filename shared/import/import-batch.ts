@@ -1,8 +1,8 @@
 import type { Quarantine, QuarantineItem } from '../adapters/sqs-quarantine.js';
 import type { ConvexClient } from '../convex/client.js';
 import { type ConvexApiError, FatalConvexError } from '../convex/errors.js';
-import { stringifyLossless } from '../convex/lossless-json.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';
+import { stringifyLossless } from '../values/lossless-json.js';
 import {
   type ImportSettings,
   primaryKeyValues,

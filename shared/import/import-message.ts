@@ -1,4 +1,4 @@
-import { isLosslessNumber, parseLossless } from '../convex/lossless-json.js';
+import { isLosslessNumber, parseLossless } from '../values/lossless-json.js';
 
 /** An SQS message body (docs/import.md): one document to upsert into, or delete from, a table. */
 export interface ImportMessage {

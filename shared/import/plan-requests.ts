@@ -1,4 +1,4 @@
-import { stringifyLossless } from '../convex/lossless-json.js';
+import { stringifyLossless } from '../values/lossless-json.js';
 import type { ValidMessage } from './import-message.js';
 
 export interface RequestLimits {

@@ -9,8 +9,8 @@ import {
   RetryableConvexError,
 } from '../../shared/convex/errors.js';
 import { nodeHttpTransport, type TransportRequest } from '../../shared/convex/http-transport.js';
-import { deltaCursorAfterSnapshot, toDeltaCursor } from '../../shared/convex/int64.js';
-import { stringifyLossless } from '../../shared/convex/lossless-json.js';
+import { deltaCursorAfterSnapshot, toDeltaCursor } from '../../shared/values/int64.js';
+import { stringifyLossless } from '../../shared/values/lossless-json.js';
 import { CONVEX_CLIENT_HEADER } from '../../shared/version.js';
 import { countRequests, DEPLOY_KEY, useSimulator } from '../helpers/simulator.js';
 

@@ -8,7 +8,7 @@ import {
   toDeltaCursor,
   toSnapshotCursor,
   toSnapshotTs,
-} from '../../shared/convex/int64.js';
+} from '../../shared/values/int64.js';
 
 describe('int64 cursor values', () => {
   it('accepts exact decimal int64 text and keeps it byte-identical', () => {

@@ -1,6 +1,6 @@
 import { parse as referenceParse } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
-import { parseLossless, stringifyLossless } from '../../shared/convex/lossless-json.js';
+import { parseLossless, stringifyLossless } from '../../shared/values/lossless-json.js';
 
 const CASES = [
   '{"_ts":1718000000123456789,"cursor":1718000000999999999,"hasMore":false}',

@@ -1,8 +1,8 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import type { StreamRecord } from '../../shared/adapters/kinesis-stream-reader.js';
-import { parseLossless, stringifyLossless } from '../../shared/convex/lossless-json.js';
 import type { DocRef } from '../../shared/events/change-event.js';
+import { parseLossless, stringifyLossless } from '../../shared/values/lossless-json.js';
 import type { Deployment } from '../../simulator/deployment.js';
 import { writeValue } from '../../simulator/values.js';
 
