@@ -31,7 +31,7 @@ function identityForKey(key: string, keys: KeyConfig): Identity {
   throw badAdminKey();
 }
 
-/** The header ladder of convex-api.md §1.2, in its order. */
+/** The header ladder of docs/convex-api.md §1.2, in its order. */
 export function extractIdentity(
   headers: IncomingHttpHeaders,
   query: URLSearchParams,

@@ -175,7 +175,7 @@ export class Deployment {
     return { ts, result };
   }
 
-  /** Empties tables atomically by swapping in new tablets; emits no deletion rows (convex-api.md §6.3). */
+  /** Empties tables atomically by swapping in new tablets; emits no deletion rows (docs/convex-api.md §6.3). */
   clearTables(names: readonly string[], component = ''): bigint {
     const ts = this.nextCommitTs();
     for (const name of names) {

@@ -13,7 +13,7 @@ import {
   writeFields,
 } from './values.js';
 
-/** Order of checks for both export endpoints (convex-api.md §4): args, auth, plan, permission, data, format. */
+/** Order of checks for both export endpoints (docs/convex-api.md §4): args, auth, plan, permission, data, format. */
 function authorizedArgs(ctx: RouteContext): Record<string, unknown> {
   if (ctx.method === 'GET') {
     const args = exportArgs(ctx);
@@ -107,7 +107,7 @@ function upperBound(sorted: readonly string[], key: string): number {
 
 /**
  * One table per page, `_id` order within it, at most `snapshotListLimit` documents; a table's end
- * always ends the page, so empty pages with `hasMore: true` happen (convex-api.md §4.1).
+ * always ends the page, so empty pages with `hasMore: true` happen (docs/convex-api.md §4.1).
  */
 export function listSnapshot(ctx: RouteContext): RouteResponse {
   const deployment = ctx.deployment;
@@ -295,7 +295,7 @@ function objectSchema(docs: readonly Document[], format: Format, table?: string)
   };
 }
 
-/** Draft-07 schemas inferred from each table's live documents (convex-api.md §4.3). */
+/** Draft-07 schemas inferred from each table's live documents (docs/convex-api.md §4.3). */
 export function jsonSchemas(ctx: RouteContext): RouteResponse {
   const deltaSchema = boolQuery(ctx.query, 'deltaSchema');
   const byComponent = boolQuery(ctx.query, 'byComponent');

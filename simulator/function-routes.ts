@@ -12,7 +12,7 @@ import { SimError } from './sim-error.js';
 export const TABLE_SIZE_QUERY = '_system/cli/tableSize:default';
 
 /**
- * `POST /api/query` for `_system/cli/tableSize:default` only (convex-api.md §7): success and
+ * `POST /api/query` for `_system/cli/tableSize:default` only (docs/convex-api.md §7): success and
  * function failure are both 200, told apart by `status`; an unknown path is a function failure.
  */
 export function runQuery(ctx: RouteContext): RouteResponse {

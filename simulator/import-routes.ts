@@ -160,7 +160,7 @@ function missingKeyField(data: Document, fields: readonly (readonly string[])[])
 
 /**
  * Applies records in message order; commits every `transactionMaxWrites` writes and carries on in
- * a new transaction, so a later failure leaves earlier commits in place (convex-api.md §6.5).
+ * a new transaction, so a later failure leaves earlier commits in place (docs/convex-api.md §6.5).
  */
 export function importAirbyteRecords(ctx: RouteContext): RouteResponse {
   const body = authorizedBody(ctx);
@@ -268,6 +268,6 @@ function applyRecord(
     }
     return;
   }
-  // Convex inserts even for a delete of a key it does not find (convex-api.md §6.5).
+  // Convex inserts even for a delete of a key it does not find (docs/convex-api.md §6.5).
   overlay.set(overlayKey, tx.insert(table, data));
 }

@@ -93,7 +93,7 @@ function parseSelectionObject(raw: unknown): Selection | undefined {
 /**
  * Convex flattens the selection into the arguments as an untagged union, first match wins:
  * `selection` object, then `tableName`/`table_name` (+`component`), then `component`, then everything.
- * A malformed `selection` silently selects everything (convex-api.md §3).
+ * A malformed `selection` silently selects everything (docs/convex-api.md §3).
  */
 export function parseSelection(args: Record<string, unknown>): Selection {
   if ('selection' in args) {

@@ -32,7 +32,7 @@ const text =
   (body: string): RouteHandler =>
   () => ({ status: 200, body, contentType: 'text/plain; charset=utf-8' });
 
-/** Routes and methods exactly as convex-api.md §1.1; note the PUTs and the GET-with-body. */
+/** Routes and methods exactly as docs/convex-api.md §1.1; note the PUTs and the GET-with-body. */
 const ROUTES: Routes = {
   '/': { GET: text('This Convex deployment is running. See https://docs.convex.dev/.') },
   '/version': { GET: text(SIMULATED_BACKEND_VERSION) },

@@ -10,7 +10,7 @@ export class SimError extends Error {
   }
 }
 
-/** Convex answers failures that carry no error metadata with this generic 500 (convex-api.md §1.3). */
+/** Convex answers failures that carry no error metadata with this generic 500 (docs/convex-api.md §1.3). */
 export function untaggedError(): SimError {
   return new SimError(
     500,

@@ -1,6 +1,6 @@
 /**
  * Convex values as the simulator stores them: Float64 is `number`, Int64 is `bigint`, Bytes is
- * `Uint8Array`. Writers below reproduce the three wire formats of convex-api.md §2.
+ * `Uint8Array`. Writers below reproduce the three wire formats of docs/convex-api.md §2.
  */
 export type Value = null | boolean | number | bigint | string | Uint8Array | Value[] | ValueObject;
 export interface ValueObject {

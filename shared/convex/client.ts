@@ -224,7 +224,7 @@ export class ConvexClient {
 
   /**
    * Imports records. Pass a pre-serialised body when the caller sized it against the 20 MiB limit.
-   * Not atomic: Convex may commit a prefix before failing (convex-api.md §6.5).
+   * Not atomic: Convex may commit a prefix before failing (docs/convex-api.md §6.5).
    */
   async importAirbyteRecords(
     request: AirbyteImportRequest | string,

@@ -68,7 +68,7 @@ export class MalformedResponseError extends FatalConvexError {
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524]);
 const RESYNC_CODES = new Set(['InvalidWindowToReadDocuments', 'SnapshotTooOld']);
 
-/** Maps an HTTP failure to its class; see convex-api.md §8 and §10 for why each status lands where. */
+/** Maps an HTTP failure to its class; see docs/convex-api.md §8 and §10 for why each status lands where. */
 export function classifyHttpFailure(status: number, code: string | undefined): FailureClass {
   if (status === 409 || (code !== undefined && RESYNC_CODES.has(code))) return 'resync';
   if (RETRYABLE_STATUS.has(status)) return 'retryable';

@@ -52,7 +52,7 @@ export const deltaPageSchema = z.object({
 
 export const indexesReadySchema = z.object({ indexesReady: z.boolean() });
 
-/** `/api/query`: a function failure is a 200 too, told apart by `status` (convex-api.md §7). */
+/** `/api/query`: a function failure is a 200 too, told apart by `status` (docs/convex-api.md §7). */
 export const queryResultSchema = z.discriminatedUnion('status', [
   z.object({ status: z.literal('success'), value: z.unknown() }),
   z.object({ status: z.literal('error'), errorMessage: z.string() }),

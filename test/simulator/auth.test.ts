@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEPLOY_KEY, READ_ONLY_KEY, useSimulator } from '../helpers/simulator.js';
 
-// convex-api.md §11.2: the authentication ladder, in order, with exact codes.
+// docs/convex-api.md §11.2: the authentication ladder, in order, with exact codes.
 describe('simulator auth ladder', () => {
   const f = useSimulator();
   const snapshot = (authorization?: string) =>

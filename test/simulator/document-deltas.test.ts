@@ -3,7 +3,7 @@ import { decodeDocumentId } from '../../simulator/ids.js';
 import { parsePage } from '../helpers/lossless.js';
 import { useSimulator } from '../helpers/simulator.js';
 
-// convex-api.md §11.5: document_deltas paging rules.
+// docs/convex-api.md §11.5: document_deltas paging rules.
 describe('simulator document_deltas paging', () => {
   const f = useSimulator();
   const deltas = async (cursor: bigint | string, query = '') =>

@@ -6,7 +6,7 @@ const GENERIC = {
   message: "Your request couldn't be completed. Try again later.",
 };
 
-// convex-api.md §11.3: the {code, message} envelope, untagged 500s, 400 for oversize bodies.
+// docs/convex-api.md §11.3: the {code, message} envelope, untagged 500s, 400 for oversize bodies.
 describe('simulator error envelope', () => {
   const f = useSimulator();
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useSimulator } from '../helpers/simulator.js';
 
-// convex-api.md §11.13: fault injection that real deployments produce.
+// docs/convex-api.md §11.13: fault injection that real deployments produce.
 describe('simulator fault injection', () => {
   const f = useSimulator();
   const snapshot = () => f.call('/api/list_snapshot');

@@ -7,7 +7,7 @@ const le64 = (write: (b: Buffer) => void) => {
   return b.toString('base64');
 };
 
-// convex-api.md §11.8: the three value formats, byte for byte.
+// docs/convex-api.md §11.8: the three value formats, byte for byte.
 describe('simulator value formats', () => {
   const f = useSimulator();
   let doc = '';

@@ -4,7 +4,7 @@ import { useSimulator } from '../helpers/simulator.js';
 
 type Json = Record<string, unknown>;
 
-// convex-api.md §11.11: streaming import semantics.
+// docs/convex-api.md §11.11: streaming import semantics.
 describe('simulator streaming import', () => {
   const f = useSimulator();
   const importRecords = (body: object) =>
@@ -238,7 +238,7 @@ describe('simulator streaming import', () => {
   });
 });
 
-// convex-api.md §11.12: clear_tables and replace_tables.
+// docs/convex-api.md §11.12: clear_tables and replace_tables.
 describe('simulator clear_tables', () => {
   const f = useSimulator();
 

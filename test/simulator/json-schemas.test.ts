@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useSimulator } from '../helpers/simulator.js';
 
-// convex-api.md §11.10: json_schemas shape.
+// docs/convex-api.md §11.10: json_schemas shape.
 describe('simulator json_schemas', () => {
   const f = useSimulator();
 

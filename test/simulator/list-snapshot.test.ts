@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parsePage, type RawPage } from '../helpers/lossless.js';
 import { useSimulator } from '../helpers/simulator.js';
 
-// convex-api.md §11.6: list_snapshot paging, pinning and validation.
+// docs/convex-api.md §11.6: list_snapshot paging, pinning and validation.
 describe('simulator list_snapshot paging', () => {
   const f = useSimulator();
   const page = async (query: Record<string, string> = {}) => {
@@ -180,7 +180,7 @@ describe('simulator list_snapshot paging', () => {
   });
 });
 
-// convex-api.md §11.7: cursors older than the retention window.
+// docs/convex-api.md §11.7: cursors older than the retention window.
 describe('simulator retention window', () => {
   const f = useSimulator({ retentionSeconds: 3600 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useSimulator } from '../helpers/simulator.js';
 
-// convex-api.md §11.1: routes and methods exactly as the real router has them.
+// docs/convex-api.md §11.1: routes and methods exactly as the real router has them.
 describe('simulator routes', () => {
   const f = useSimulator();
 

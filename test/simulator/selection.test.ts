@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parsePage } from '../helpers/lossless.js';
 import { useSimulator } from '../helpers/simulator.js';
 
-// convex-api.md §11.9: selection semantics, including the silent fall-back to everything.
+// docs/convex-api.md §11.9: selection semantics, including the silent fall-back to everything.
 describe('simulator selection', () => {
   const f = useSimulator();
   const tablesIn = async (body: object) => {

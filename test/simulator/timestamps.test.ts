@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parsePage } from '../helpers/lossless.js';
 import { useSimulator } from '../helpers/simulator.js';
 
-// convex-api.md §11.4: nanosecond int64 timestamps, shared per transaction, strictly increasing.
+// docs/convex-api.md §11.4: nanosecond int64 timestamps, shared per transaction, strictly increasing.
 describe('simulator timestamps', () => {
   const f = useSimulator();
   const deltas = async (cursor: bigint | string, query = '') =>
