@@ -20,11 +20,14 @@ import {
 import { initialExportState } from '../shared/export/export-state.js';
 import { MemoryMetrics } from '../shared/ports/observability.js';
 import {
+  type EnsureReport,
   ensureBucket,
   ensureQueues,
   ensureStateTable,
   ensureStream,
+  formatReport,
   queueNameFromUrl,
+  unusable,
 } from '../shared/setup/ensure-resources.js';
 import { buildExportDeps, exportOptionsFrom } from '../shared/wiring/export.js';
 import { EXIT, print, stderrLog, UsageError } from './output.js';
@@ -84,40 +87,59 @@ export async function exportCommand(flags: { follow: boolean; verbose: boolean }
   }
 }
 
-/** `setup`: create whatever is configured and missing (local emulators, trials). */
+/**
+ * `setup`: create whatever is configured and missing (local emulators, trials); report what exists,
+ * naming settings that differ. Exit 1 only when a resource exists in a form the bridge cannot use.
+ */
 export async function setupCommand(): Promise<number> {
   const env = process.env;
-  const done: string[] = [];
+  const queues = Boolean(env.BRIDGE_QUEUE_URL || env.BRIDGE_DLQ_URL);
+  if (queues && (!env.BRIDGE_QUEUE_URL || !env.BRIDGE_DLQ_URL))
+    throw new UsageError(
+      'set both BRIDGE_QUEUE_URL and BRIDGE_DLQ_URL to create the import queues',
+    );
+  if (!env.BRIDGE_STREAM_NAME && !env.BRIDGE_STATE_TABLE && !env.BRIDGE_OVERSIZE_BUCKET && !queues)
+    throw new UsageError(
+      'nothing to set up: set BRIDGE_STREAM_NAME, BRIDGE_STATE_TABLE, BRIDGE_OVERSIZE_BUCKET and/or BRIDGE_QUEUE_URL with BRIDGE_DLQ_URL',
+    );
+  // One line per resource as soon as it is known; existing resources are never changed.
+  const problems: string[] = [];
+  const report = (label: string, r: EnsureReport) => {
+    print(`${label}: ${formatReport(r)}`);
+    const bad = unusable(r);
+    if (bad.length > 0)
+      problems.push(
+        `${label} cannot be used: ${bad.map((d) => `${d.setting} is ${d.found}, the bridge needs ${d.wanted}`).join('; ')}`,
+      );
+  };
   if (env.BRIDGE_STREAM_NAME)
-    done.push(
-      `stream ${env.BRIDGE_STREAM_NAME}: ${await ensureStream(createKinesisClient(), env.BRIDGE_STREAM_NAME)}`,
+    report(
+      `stream ${env.BRIDGE_STREAM_NAME}`,
+      await ensureStream(createKinesisClient(), env.BRIDGE_STREAM_NAME),
     );
   if (env.BRIDGE_STATE_TABLE)
-    done.push(
-      `state table ${env.BRIDGE_STATE_TABLE}: ${await ensureStateTable(createDynamoDbClient(), env.BRIDGE_STATE_TABLE)}`,
+    report(
+      `state table ${env.BRIDGE_STATE_TABLE}`,
+      await ensureStateTable(createDynamoDbClient(), env.BRIDGE_STATE_TABLE),
     );
   if (env.BRIDGE_OVERSIZE_BUCKET)
-    done.push(
-      `oversize bucket ${env.BRIDGE_OVERSIZE_BUCKET}: ${await ensureBucket(createS3Client(), env.BRIDGE_OVERSIZE_BUCKET)}`,
+    report(
+      `oversize bucket ${env.BRIDGE_OVERSIZE_BUCKET}`,
+      await ensureBucket(createS3Client(), env.BRIDGE_OVERSIZE_BUCKET),
     );
-  if (env.BRIDGE_QUEUE_URL || env.BRIDGE_DLQ_URL) {
-    if (!env.BRIDGE_QUEUE_URL || !env.BRIDGE_DLQ_URL)
-      throw new UsageError(
-        'set both BRIDGE_QUEUE_URL and BRIDGE_DLQ_URL to create the import queues',
-      );
-    const { queueUrl, dlqUrl } = await ensureQueues(
+  if (env.BRIDGE_QUEUE_URL && env.BRIDGE_DLQ_URL) {
+    const { queueUrl, dlqUrl, queue, dlq } = await ensureQueues(
       createSqsClient(),
       queueNameFromUrl(env.BRIDGE_QUEUE_URL),
       queueNameFromUrl(env.BRIDGE_DLQ_URL),
     );
-    done.push(`import queue: ${queueUrl}`, `dead-letter queue: ${dlqUrl}`);
+    report(`import queue: ${queueUrl}`, queue);
+    report(`dead-letter queue: ${dlqUrl}`, dlq);
   }
-  if (done.length === 0) {
-    throw new UsageError(
-      'nothing to set up: set BRIDGE_STREAM_NAME, BRIDGE_STATE_TABLE, BRIDGE_OVERSIZE_BUCKET and/or BRIDGE_QUEUE_URL with BRIDGE_DLQ_URL',
-    );
+  if (problems.length > 0) {
+    for (const problem of problems) process.stderr.write(`convex-bridge: ${problem}\n`);
+    return EXIT.failed;
   }
-  for (const line of done) print(line);
   return EXIT.ok;
 }
 
