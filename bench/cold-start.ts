@@ -7,8 +7,9 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { LAMBDA_BUNDLING, LAMBDA_ENTRIES } from '../infra/bundling.js';
 import { percentile } from '../local/flow-stats.js';
+import { toChangeEvent } from '../shared/adapters/convex-legacy-feed.js';
 import { ConvexClient } from '../shared/convex/client.js';
-import { serializeEvent, toChangeEvent } from '../shared/events/change-event.js';
+import { serializeEvent } from '../shared/events/change-event.js';
 import { SNAPSHOT_TABLE } from './bench-sim.js';
 import type { BenchContext } from './context.js';
 

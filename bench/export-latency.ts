@@ -5,6 +5,7 @@ import {
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
 import { percentile } from '../local/flow-stats.js';
+import { ConvexLegacyFeed } from '../shared/adapters/convex-legacy-feed.js';
 import { exportChanges, lagSeconds } from '../shared/export/export-changes.js';
 import { MemoryMetrics, silentLog } from '../shared/ports/observability.js';
 import { type BenchContext, convexClient, freshStore, freshStream } from './context.js';
@@ -38,7 +39,7 @@ export async function exportLatency(
   const stop = new AbortController();
   const exporter = exportChanges(
     {
-      source: convexClient(ctx),
+      feed: new ConvexLegacyFeed(convexClient(ctx)),
       store,
       publisher: stream.publisher(),
       metrics: new MemoryMetrics(),

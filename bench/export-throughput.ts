@@ -1,4 +1,5 @@
-import { type ChangeEvent, toChangeEvent } from '../shared/events/change-event.js';
+import { ConvexLegacyFeed, toChangeEvent } from '../shared/adapters/convex-legacy-feed.js';
+import type { ChangeEvent } from '../shared/events/change-event.js';
 import { exportChanges } from '../shared/export/export-changes.js';
 import { initialExportState } from '../shared/export/export-state.js';
 import { MemoryMetrics, silentLog } from '../shared/ports/observability.js';
@@ -135,13 +136,17 @@ async function ours(ctx: BenchContext, kind: ExportKind): Promise<Measured> {
     if (!held) throw new Error('benchmark state lease unavailable');
     const start = {
       ...initialExportState(),
-      position: { phase: 'deltas' as const, deltaCursor: toDeltaCursor(ctx.sim.deltasFrom) },
+      position: {
+        source: 'legacy' as const,
+        phase: 'deltas' as const,
+        deltaCursor: toDeltaCursor(ctx.sim.deltasFrom),
+      },
     };
     await store.checkpoint(held.lease, start, LEASE_MS);
     await store.release(held.lease);
   }
   const deps = {
-    source: convexClient(ctx),
+    feed: new ConvexLegacyFeed(convexClient(ctx)),
     store,
     publisher: stream.publisher(),
     metrics: new MemoryMetrics(),

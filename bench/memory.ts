@@ -47,7 +47,11 @@ export async function bigPageMemory(
     held.lease,
     {
       ...initialExportState(),
-      position: { phase: 'deltas', deltaCursor: toDeltaCursor(String(BigInt(ts) - 1n)) },
+      position: {
+        source: 'legacy',
+        phase: 'deltas',
+        deltaCursor: toDeltaCursor(String(BigInt(ts) - 1n)),
+      },
     },
     60_000,
   );

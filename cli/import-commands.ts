@@ -4,15 +4,17 @@ import { createInterface } from 'node:readline';
 import { createInterface as createPrompt } from 'node:readline/promises';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import { SqsMessageQueue } from '../shared/adapters/sqs-message-queue.js';
 import { chunkForSqs } from '../shared/adapters/sqs-quarantine.js';
 import { createSecretsManagerClient, createSqsClient } from '../shared/aws/clients.js';
-import { connectToConvex, loadConvexConnection } from '../shared/config/convex-connection.js';
+import { loadConvexConnection } from '../shared/config/convex-connection.js';
 import { parseEnv } from '../shared/config/parse-env.js';
 import { loadImportConfig, parseImportTables } from '../shared/import/config.js';
-import { type ImportTotals, runQueueImport } from '../shared/import/drain-queue.js';
+import { drainQueue, type ImportTotals } from '../shared/import/drain-queue.js';
 import { primaryKeyValues, validateMessage } from '../shared/import/import-message.js';
 import { MemoryMetrics } from '../shared/ports/observability.js';
 import { stringifyLossless } from '../shared/values/lossless-json.js';
+import { connectToConvex } from '../shared/wiring/convex.js';
 import { buildImportDeps, importOptionsFrom } from '../shared/wiring/import.js';
 import { EXIT, print, stderrLog, UsageError } from './output.js';
 
@@ -32,11 +34,8 @@ export async function importCommand(flags: { follow: boolean; verbose: boolean }
   process.once('SIGTERM', onSignal);
   let totals: ImportTotals;
   try {
-    totals = await runQueueImport({
-      sqs: createSqsClient(),
-      queueUrl,
-      deps,
-      options: importOptionsFrom(config, () => Number.POSITIVE_INFINITY),
+    totals = await drainQueue(new SqsMessageQueue(createSqsClient(), queueUrl), deps, {
+      import: importOptionsFrom(config, () => Number.POSITIVE_INFINITY),
       follow: flags.follow,
       signal: stop.signal,
     });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SqsMessageQueue } from '../shared/adapters/sqs-message-queue.js';
 import {
   createDynamoDbClient,
   createKinesisClient,
@@ -8,14 +9,13 @@ import {
   createSecretsManagerClient,
   createSqsClient,
 } from '../shared/aws/clients.js';
-import { connectToConvex } from '../shared/config/convex-connection.js';
 import { ENV } from '../shared/env.js';
 import { loadExportConfig } from '../shared/export/config.js';
 import { ExportResyncRequiredError, exportChanges } from '../shared/export/export-changes.js';
-import type { ExportStateStore } from '../shared/export/export-state.js';
 import { tablePredicate } from '../shared/export/table-filter.js';
 import { loadImportConfig } from '../shared/import/config.js';
-import { runQueueImport } from '../shared/import/drain-queue.js';
+import { drainQueue } from '../shared/import/drain-queue.js';
+import type { ExportStateStore } from '../shared/ports/export-state-store.js';
 import { type LogSink, MemoryMetrics } from '../shared/ports/observability.js';
 import {
   ensureBucket,
@@ -23,6 +23,7 @@ import {
   ensureStateTable,
   ensureStream,
 } from '../shared/setup/ensure-resources.js';
+import { connectToConvex } from '../shared/wiring/convex.js';
 import { buildExportDeps, exportOptionsFrom } from '../shared/wiring/export.js';
 import { buildImportDeps, importOptionsFrom } from '../shared/wiring/import.js';
 import { seedDemoData } from '../simulator/demo-data.js';
@@ -166,11 +167,8 @@ export async function runLocalBridge(
       const importDeps = await buildImportDeps(importConfig, { metrics, log });
       loops.push(
         keepRunning('importer', stats, signal, async () => {
-          await runQueueImport({
-            sqs,
-            queueUrl: queues.queueUrl,
-            deps: importDeps,
-            options: importOptionsFrom(importConfig, () => Number.POSITIVE_INFINITY),
+          await drainQueue(new SqsMessageQueue(sqs, queues.queueUrl), importDeps, {
+            import: importOptionsFrom(importConfig, () => Number.POSITIVE_INFINITY),
             follow: true,
             signal,
             onBatch: (result) => stats.imported(result),

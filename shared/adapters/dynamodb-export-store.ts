@@ -6,22 +6,15 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { BridgeError } from '../errors.js';
-import type {
-  ExportPosition,
-  ExportState,
-  ExportStateStore,
-  Lease,
-  StoredExport,
-} from '../export/export-state.js';
+import type { ExportState } from '../export/export-state.js';
+import type { FeedPosition } from '../ports/change-feed.js';
+import {
+  type ExportStateStore,
+  type Lease,
+  LeaseLostError,
+  type StoredExport,
+} from '../ports/export-state-store.js';
 import { toDeltaCursor, toSnapshotCursor, toSnapshotTs } from '../values/int64.js';
-
-/** Another run took the lease; this run must stop without writing. */
-export class LeaseLostError extends BridgeError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LeaseLostError';
-  }
-}
 
 const S = (value: string): AttributeValue => ({ S: value });
 const N = (value: number): AttributeValue => ({ N: String(value) });
@@ -80,6 +73,7 @@ export class DynamoDbExportStore implements ExportStateStore {
   async checkpoint(lease: Lease, state: ExportState, ttlMs: number): Promise<Lease> {
     const expiresAt = this.now() + ttlMs;
     const set: string[] = [
+      'feedSource = :source',
       'phase = :phase',
       'generation = :gen',
       'updatedAt = :updated',
@@ -87,6 +81,7 @@ export class DynamoDbExportStore implements ExportStateStore {
     ];
     const remove: string[] = [];
     const values: Record<string, AttributeValue> = {
+      ':source': S(state.position.source),
       ':phase': S(state.position.phase),
       ':gen': N(state.generation),
       ':updated': S(state.updatedAt),
@@ -101,6 +96,8 @@ export class DynamoDbExportStore implements ExportStateStore {
         values[`:${name}`] = S(value);
       }
     };
+    // The legacy position's fields keep the names they had before positions were tagged by
+    // source, so items written by earlier versions read back unchanged.
     const p = state.position;
     field('snapshotTs', p.phase === 'snapshot' ? p.snapshotTs : undefined);
     field('snapshotCursor', p.phase === 'snapshot' ? p.snapshotCursor : undefined);
@@ -168,13 +165,17 @@ export class DynamoDbExportStore implements ExportStateStore {
 function parseState(item: Record<string, AttributeValue>): ExportState | undefined {
   const phase = item.phase?.S;
   if (phase === undefined) return undefined;
-  let position: ExportPosition;
+  // Items written before positions were tagged carry no source: they are legacy exports.
+  const source = item.feedSource?.S ?? 'legacy';
+  if (source !== 'legacy') throw new BridgeError(`export state has unknown source '${source}'`);
+  let position: FeedPosition;
   if (phase === 'deltas') {
-    position = { phase, deltaCursor: toDeltaCursor(item.deltaCursor?.S ?? '') };
+    position = { source: 'legacy', phase, deltaCursor: toDeltaCursor(item.deltaCursor?.S ?? '') };
   } else if (phase === 'snapshot') {
     const ts = item.snapshotTs?.S;
     const cursor = item.snapshotCursor?.S;
     position = {
+      source: 'legacy',
       phase,
       ...(ts !== undefined ? { snapshotTs: toSnapshotTs(ts) } : {}),
       ...(cursor !== undefined ? { snapshotCursor: toSnapshotCursor(cursor) } : {}),

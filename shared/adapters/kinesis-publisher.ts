@@ -3,7 +3,6 @@ import {
   PutRecordsCommand,
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
-import { BridgeError } from '../errors.js';
 import {
   type ChangeEvent,
   type ChangeOp,
@@ -16,32 +15,13 @@ import {
   planBatches,
   planRounds,
 } from '../events/publish-plan.js';
+import {
+  type ClaimCheckStore,
+  type EventPublisher,
+  PublishError,
+  type PublishResult,
+} from '../ports/event-publisher.js';
 import { backoffDelayMs, type RetryPolicy } from '../retry.js';
-import type { ClaimCheckStore } from './s3-claim-check.js';
-
-export interface PublishResult {
-  readonly records: number;
-  readonly bytes: number;
-  readonly calls: number;
-  /** Entries sent again after a per-record or whole-call failure. */
-  readonly retriedRecords: number;
-  readonly throttledRecords: number;
-  readonly claimChecks: number;
-  readonly byOp: Readonly<Record<ChangeOp, number>>;
-}
-
-/** Publishes change events durably: resolves only when every event is in the stream. */
-export interface EventPublisher {
-  publish(events: readonly ChangeEvent[], signal?: AbortSignal): Promise<PublishResult>;
-}
-
-/** Some events could not be published; nothing after them may be checkpointed. */
-export class PublishError extends BridgeError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'PublishError';
-  }
-}
 
 export interface KinesisPublisherOptions {
   readonly streamName: string;

@@ -1,10 +1,6 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { DocRef } from '../events/change-event.js';
-
-/** Stores an event too large for one Kinesis record; the key is deterministic, so replays overwrite. */
-export interface ClaimCheckStore {
-  put(key: string, body: Uint8Array): Promise<DocRef>;
-}
+import type { ClaimCheckStore } from '../ports/event-publisher.js';
 
 export class S3ClaimCheckStore implements ClaimCheckStore {
   constructor(

@@ -1,24 +1,5 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-
-export interface QuarantineItem {
-  /** The SQS message id of the original, kept as an attribute. */
-  readonly id: string;
-  readonly body: string;
-  readonly code: string;
-  readonly reason: string;
-  readonly table?: string;
-  readonly groupId?: string;
-}
-
-export interface QuarantineFailure {
-  readonly id: string;
-  readonly reason: string;
-}
-
-/** Parks messages that can never succeed. Resolves with the ones that could NOT be parked, and why. */
-export interface Quarantine {
-  send(items: readonly QuarantineItem[]): Promise<QuarantineFailure[]>;
-}
+import type { Quarantine, QuarantineFailure, QuarantineItem } from '../ports/quarantine.js';
 
 const attr = (value: string) => ({ DataType: 'String', StringValue: value.slice(0, 1024) || '-' });
 

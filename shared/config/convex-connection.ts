@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { ConvexClient } from '../convex/client.js';
-import type { LogSink, MetricsSink } from '../ports/observability.js';
-import { type DeployKeySource, resolveDeployKey } from './deploy-key.js';
+import type { DeployKeySource } from './deploy-key.js';
 import { intSetting, parseEnv } from './parse-env.js';
 
 /** The settings every Convex-facing command and function shares; merge into larger schemas. */
@@ -54,31 +52,4 @@ export function loadConvexConnection(
   env: Readonly<Record<string, string | undefined>>,
 ): ConvexConnection {
   return toConvexConnection(parseEnv(connectionSchema.refine(...deployKeyRequired), env));
-}
-
-/** Resolves the key (env or Secrets Manager) and builds a client whose retries are counted and logged. */
-export async function connectToConvex(
-  connection: ConvexConnection,
-  secrets: Parameters<typeof resolveDeployKey>[1],
-  sinks?: { metrics: MetricsSink; log: LogSink },
-): Promise<ConvexClient> {
-  return new ConvexClient({
-    url: connection.url,
-    deployKey: await resolveDeployKey(connection.deployKey, secrets),
-    allowInsecureLoopback: connection.allowInsecureLoopback,
-    timeoutMs: connection.timeoutMs,
-    ...(sinks
-      ? {
-          onRetry: ({ endpoint, attempt, error }) => {
-            sinks.metrics.add('ConvexRetries', 1, 'Count');
-            sinks.log.warn('retrying Convex call', {
-              endpoint,
-              attempt,
-              status: error.status,
-              code: error.code,
-            });
-          },
-        }
-      : {}),
-  });
 }

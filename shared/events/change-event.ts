@@ -1,4 +1,3 @@
-import type { ExportedDocument } from '../convex/responses.js';
 import { stringifyLossless } from '../values/lossless-json.js';
 
 /** `snapshot`: from the initial copy; `upsert`/`delete`: from the change log. */
@@ -31,20 +30,6 @@ export interface ChangeEvent {
 /** The record published in place of an oversized event: `docRef` replaces `doc`. */
 export interface ChangeEventRef extends Omit<ChangeEvent, 'doc'> {
   readonly docRef: DocRef;
-}
-
-export function toChangeEvent(document: ExportedDocument, fromSnapshot: boolean): ChangeEvent {
-  const op: ChangeOp = fromSnapshot ? 'snapshot' : document.deleted ? 'delete' : 'upsert';
-  return {
-    v: 1,
-    op,
-    component: document.component,
-    table: document.table,
-    id: document.id,
-    ts: document.ts,
-    eventId: `${document.id}@${document.ts}`,
-    doc: document.deleted ? null : document.doc,
-  };
 }
 
 /** Serialises with every number's original text intact (lossless-json values in `doc`). */

@@ -1,9 +1,4 @@
-import {
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import type { MessageQueue, ReceivedMessage } from '../ports/message-queue.js';
 import {
   type ImportDeps,
   type ImportOptions,
@@ -18,11 +13,8 @@ export interface ImportTotals {
   readonly retried: number;
 }
 
-export interface QueueImportLoop {
-  readonly sqs: SQSClient;
-  readonly queueUrl: string;
-  readonly deps: ImportDeps;
-  readonly options: ImportOptions;
+export interface DrainQueueOptions {
+  readonly import: ImportOptions;
   /** Keep long-polling after the queue is empty, until `signal` fires. */
   readonly follow: boolean;
   readonly signal: AbortSignal;
@@ -33,71 +25,46 @@ export interface QueueImportLoop {
 const GATHER = 500;
 
 /**
- * The importer outside Lambda: receive, import, delete what was imported or quarantined. Failed
- * messages are left for SQS to redeliver after their visibility timeout, as in Lambda.
+ * The importer outside Lambda: receive, import, acknowledge what was imported or quarantined.
+ * Failed messages are left for the queue to redeliver after their visibility timeout, as in Lambda.
  */
-export async function runQueueImport(loop: QueueImportLoop): Promise<ImportTotals> {
-  const { sqs, queueUrl, signal } = loop;
+export async function drainQueue(
+  queue: MessageQueue,
+  deps: ImportDeps,
+  options: DrainQueueOptions,
+): Promise<ImportTotals> {
+  const { signal } = options;
   let totals: ImportTotals = { imported: 0, quarantined: 0, retried: 0 };
   while (!signal.aborted) {
-    const received = await gather(loop);
+    const received = await gather(queue, options);
     if (received.length === 0) {
-      if (loop.follow) continue;
+      if (options.follow) continue;
       break;
     }
-    const result = await importBatch(
-      loop.deps,
-      received.map((m) => ({
-        id: m.MessageId as string,
-        body: m.Body ?? '',
-        ...(m.Attributes?.MessageGroupId !== undefined
-          ? { groupId: m.Attributes.MessageGroupId }
-          : {}),
-      })),
-      loop.options,
-    );
+    const result = await importBatch(deps, received, options.import);
     const failed = new Set(result.failedIds);
-    const done = received.filter((m) => !failed.has(m.MessageId as string));
-    for (let i = 0; i < done.length; i += 10) {
-      await sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: done
-            .slice(i, i + 10)
-            .map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle as string })),
-        }),
-      );
-    }
+    await queue.acknowledge(received.filter((m) => !failed.has(m.id)));
     totals = {
       imported: totals.imported + result.imported,
       quarantined: totals.quarantined + result.quarantined,
       retried: totals.retried + failed.size,
     };
-    loop.onBatch?.(result);
-    if (!loop.follow && failed.size > 0) break; // they come back after the visibility timeout
+    options.onBatch?.(result);
+    if (!options.follow && failed.size > 0) break; // they come back after the visibility timeout
   }
   return totals;
 }
 
-async function gather(loop: QueueImportLoop): Promise<Message[]> {
-  const received: Message[] = [];
+async function gather(queue: MessageQueue, options: DrainQueueOptions): Promise<ReceivedMessage[]> {
+  const received: ReceivedMessage[] = [];
   while (received.length < GATHER) {
-    const out = await loop.sqs
-      .send(
-        new ReceiveMessageCommand({
-          QueueUrl: loop.queueUrl,
-          MaxNumberOfMessages: 10,
-          WaitTimeSeconds: received.length > 0 ? 0 : loop.follow ? 5 : 1,
-          VisibilityTimeout: 120,
-          MessageSystemAttributeNames: ['MessageGroupId'],
-        }),
-        { abortSignal: loop.signal },
-      )
+    const wait = received.length > 0 ? 0 : options.follow ? 5 : 1;
+    const got = await queue
+      .receive(GATHER - received.length, wait, options.signal)
       .catch((error: unknown) => {
-        if (loop.signal.aborted) return { Messages: [] };
+        if (options.signal.aborted) return [];
         throw error;
       });
-    const got = out.Messages ?? [];
     received.push(...got);
     if (got.length === 0) break;
   }

@@ -1,7 +1,7 @@
-import type { Quarantine, QuarantineItem } from '../adapters/sqs-quarantine.js';
-import type { ConvexClient } from '../convex/client.js';
-import { type ConvexApiError, FatalConvexError } from '../convex/errors.js';
+import { type ImportTarget, RecordsRejectedError } from '../ports/import-target.js';
+import type { InboundMessage } from '../ports/message-queue.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';
+import type { Quarantine, QuarantineItem } from '../ports/quarantine.js';
 import { stringifyLossless } from '../values/lossless-json.js';
 import {
   type ImportSettings,
@@ -13,16 +13,10 @@ import {
 import { type PlannedRequest, planRequests, type RequestLimits } from './plan-requests.js';
 import type { PrimaryKeyIndexes } from './primary-key-indexes.js';
 
-/** One queue message as delivered (Lambda event record or ReceiveMessage result). */
-export interface InboundMessage {
-  readonly id: string;
-  readonly body: string;
-  /** FIFO message group; order is kept per group. */
-  readonly groupId?: string;
-}
+export type { InboundMessage } from '../ports/message-queue.js';
 
 export interface ImportDeps {
-  readonly target: Pick<ConvexClient, 'importAirbyteRecords'>;
+  readonly target: ImportTarget;
   readonly indexes: PrimaryKeyIndexes;
   readonly quarantine: Quarantine;
   readonly metrics: MetricsSink;
@@ -121,15 +115,15 @@ export async function importBatch(
     deps.metrics.add('ImportRequests', 1, 'Count');
     deps.metrics.add('ImportBytes', Buffer.byteLength(request.body), 'Bytes');
     try {
-      await deps.target.importAirbyteRecords(request.body);
+      await deps.target.importRecords(request.body);
       imported += request.items.length;
     } catch (error) {
-      if (error instanceof FatalConvexError && error.status === 400) {
+      if (error instanceof RecordsRejectedError) {
         if (request.items.length === 1) {
           const item = request.items[0] as Item;
           park(item.inbound, {
             code: 'ConvexRejected',
-            message: `Convex refused this record: ${error.code ?? 'HTTP 400'}: ${error.serverMessage ?? ''}`,
+            message: `Convex refused this record: ${error.code}: ${error.serverMessage}`,
             table: item.message.table,
           });
           return;
@@ -141,11 +135,11 @@ export async function importBatch(
         }
         return;
       }
-      const e = error as ConvexApiError;
+      const e = error as { status?: number; code?: string; message?: string };
       deps.log.error('import request failed; its messages will be redelivered', {
         status: e.status,
         code: e.code,
-        error: e.message,
+        error: e.message ?? String(error),
         messages: request.items.length,
       });
       deps.metrics.add('MessagesRetried', request.items.length, 'Count');

@@ -252,7 +252,7 @@ function inspectValue(
   return undefined;
 }
 
-/** Paths whose names Convex rewrites with `source_` (convex-api.md §6). */
+/** Paths whose names Convex rewrites with `source_` (docs/convex-api.md §6). */
 function renamedPaths(value: unknown, path: string, out: string[] = []): string[] {
   if (typeof value !== 'object' || value === null || isLosslessNumber(value)) return out;
   if (Array.isArray(value)) {

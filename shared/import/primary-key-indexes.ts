@@ -1,5 +1,5 @@
-import type { ConvexClient } from '../convex/client.js';
 import { BridgeError } from '../errors.js';
+import type { PrimaryKeyIndexAdmin } from '../ports/import-target.js';
 
 /** The primary-key indexes did not finish backfilling in time; the messages are retried later. */
 export class IndexNotReadyError extends BridgeError {
@@ -17,7 +17,7 @@ export class PrimaryKeyIndexes {
   private readonly ready = new Set<string>();
 
   constructor(
-    private readonly target: Pick<ConvexClient, 'addPrimaryKeyIndexes' | 'primaryKeyIndexesReady'>,
+    private readonly target: PrimaryKeyIndexAdmin,
     private readonly pollMs = 500,
     private readonly sleep: (ms: number) => Promise<void> = (ms) =>
       new Promise((r) => setTimeout(r, ms)),

@@ -1,3 +1,4 @@
+import { ConvexLegacyFeed } from '../adapters/convex-legacy-feed.js';
 import { DynamoDbExportStore } from '../adapters/dynamodb-export-store.js';
 import { KinesisEventPublisher } from '../adapters/kinesis-publisher.js';
 import { S3ClaimCheckStore } from '../adapters/s3-claim-check.js';
@@ -7,17 +8,18 @@ import {
   createS3Client,
   createSecretsManagerClient,
 } from '../aws/clients.js';
-import { connectToConvex } from '../config/convex-connection.js';
 import type { ExportConfig } from '../export/config.js';
 import type { ExportDeps, ExportOptions } from '../export/export-changes.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';
+import { connectToConvex } from './convex.js';
 
 /** Builds the export's adapters from validated config: the one place clients are constructed. */
 export async function buildExportDeps(
   config: ExportConfig,
   sinks: { metrics: MetricsSink; log: LogSink },
 ): Promise<ExportDeps> {
-  const source = await connectToConvex(config.convex, () => createSecretsManagerClient(), sinks);
+  const convex = await connectToConvex(config.convex, () => createSecretsManagerClient(), sinks);
+  const feed = new ConvexLegacyFeed(convex, config.valueFormat);
   const publisher = new KinesisEventPublisher(createKinesisClient(), {
     streamName: config.streamName,
     maxRecordBytes: config.maxRecordBytes,
@@ -25,7 +27,7 @@ export async function buildExportDeps(
     concurrency: config.publishConcurrency,
   });
   const store = new DynamoDbExportStore(createDynamoDbClient(), config.stateTable, config.exportId);
-  return { source, store, publisher, metrics: sinks.metrics, log: sinks.log };
+  return { feed, store, publisher, metrics: sinks.metrics, log: sinks.log };
 }
 
 /** Run options from config; the caller adds owner, budget, follow and signal. */
@@ -37,6 +39,5 @@ export function exportOptionsFrom(
     pollIntervalMs: config.pollIntervalMs,
     leaseTtlMs: config.leaseTtlMs,
     filter: config.filter,
-    format: config.valueFormat,
   };
 }

@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DynamoDbExportStore,
-  LeaseLostError,
-} from '../../shared/adapters/dynamodb-export-store.js';
-import { PublishError } from '../../shared/adapters/kinesis-publisher.js';
+import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
 import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
 import { createDynamoDbClient, createKinesisClient } from '../../shared/aws/clients.js';
 import { ExportResyncRequiredError, exportChanges } from '../../shared/export/export-changes.js';
+import { PublishError } from '../../shared/ports/event-publisher.js';
+import { LeaseLostError } from '../../shared/ports/export-state-store.js';
 import { MemoryMetrics } from '../../shared/ports/observability.js';
 import { injectPutRecordsFaults } from '../helpers/kinesis-faults.js';
 import { useExportRig } from './rig.js';

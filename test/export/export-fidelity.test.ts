@@ -156,12 +156,12 @@ describe('export: snapshot then changes, exactly', () => {
     const filter = { includeTables: ['fx_overlap'] };
     f.write(inserts('fx_overlap', 3_000));
     const trace: string[] = [];
-    const deps = rig.deps({ stream, exportId });
-    const { source, publisher, store } = deps;
+    const source = rig.convex();
     let fetches = 0;
     let publishes = 0;
-    const traced = {
-      ...deps,
+    const deps = rig.deps({
+      stream,
+      exportId,
       source: {
         listSnapshot: async (...args: Parameters<typeof source.listSnapshot>) => {
           const n = ++fetches;
@@ -170,6 +170,10 @@ describe('export: snapshot then changes, exactly', () => {
         },
         documentDeltas: source.documentDeltas.bind(source),
       },
+    });
+    const { publisher, store } = deps;
+    const traced = {
+      ...deps,
       publisher: {
         publish: async (...args: Parameters<typeof publisher.publish>) => {
           const n = ++publishes;
@@ -213,10 +217,10 @@ describe('export: snapshot then changes, exactly', () => {
     const filter = { includeTables: ['fx_keep'] };
     f.write([...inserts('fx_keep', 3), ...inserts('fx_drop', 3)]);
     // An old backend (or a malformed selection) exports everything: simulate by filtering nothing server-side.
-    const deps = rig.deps({ stream, exportId });
-    const source = deps.source;
-    const ignoring = {
-      ...deps,
+    const source = rig.convex();
+    const ignoring = rig.deps({
+      stream,
+      exportId,
       source: {
         listSnapshot: (
           args: Parameters<typeof source.listSnapshot>[0] = {},
@@ -233,7 +237,7 @@ describe('export: snapshot then changes, exactly', () => {
           return source.documentDeltas(rest, call);
         },
       },
-    };
+    });
     const { exportChanges } = await import('../../shared/export/export-changes.js');
     await exportChanges(ignoring, rig.baseOptions({ filter }));
     const { records } = await rig.verify({ stream, exportId, filter });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { beforeAll } from 'vitest';
+import { ConvexLegacyFeed } from '../../shared/adapters/convex-legacy-feed.js';
 import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
 import {
   KinesisEventPublisher,
@@ -13,7 +14,7 @@ import {
   createKinesisClient,
   createS3Client,
 } from '../../shared/aws/clients.js';
-import type { ConvexClientOptions } from '../../shared/convex/client.js';
+import type { ConvexClient, ConvexClientOptions } from '../../shared/convex/client.js';
 import {
   type ExportDeps,
   type ExportOptions,
@@ -57,6 +58,9 @@ export function useExportRig(knobs: Partial<Knobs> = {}) {
     ]);
   });
 
+  const convex = (client: Partial<ConvexClientOptions> = {}) =>
+    f.client({ retry: { maxAttempts: 6, baseDelayMs: 5, maxDelayMs: 50 }, ...client });
+
   const deps = (
     options: {
       exportId?: string;
@@ -64,13 +68,12 @@ export function useExportRig(knobs: Partial<Knobs> = {}) {
       kinesisClient?: KinesisClient;
       publisher?: Partial<KinesisPublisherOptions>;
       client?: Partial<ConvexClientOptions>;
+      /** Reads through this instead of a fresh client (to trace or alter what Convex answers). */
+      source?: Pick<ConvexClient, 'listSnapshot' | 'documentDeltas'>;
       metrics?: MemoryMetrics;
     } = {},
   ): ExportDeps => ({
-    source: f.client({
-      retry: { maxAttempts: 6, baseDelayMs: 5, maxDelayMs: 50 },
-      ...options.client,
-    }),
+    feed: new ConvexLegacyFeed(options.source ?? convex(options.client)),
     store: new DynamoDbExportStore(
       createDynamoDbClient(),
       names.table,
@@ -131,5 +134,5 @@ export function useExportRig(knobs: Partial<Knobs> = {}) {
     return { stream, exportId: `x-${id}` };
   };
 
-  return { f, names, kinesis, s3, deps, baseOptions, run, verify, fresh };
+  return { f, names, kinesis, s3, convex, deps, baseOptions, run, verify, fresh };
 }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { serverSelection } from '../../shared/adapters/convex-legacy-feed.js';
 import { ConfigError } from '../../shared/errors.js';
 import { planBatches, planRounds } from '../../shared/events/publish-plan.js';
 import { loadExportConfig } from '../../shared/export/config.js';
-import { serverSelection, tablePredicate } from '../../shared/export/table-filter.js';
+import { tablePredicate } from '../../shared/export/table-filter.js';
 
 const rec = (key: string, bytes = 10) => ({ partitionKey: key, data: new Uint8Array(bytes) });
 

@@ -1,5 +1,6 @@
 import type { Context, SQSEvent } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
+import { ConvexImportTarget } from '../../shared/adapters/convex-import-target.js';
 import type { InboundMessage } from '../../shared/import/import-batch.js';
 import type { ImportSettings } from '../../shared/import/import-message.js';
 import { PrimaryKeyIndexes } from '../../shared/import/primary-key-indexes.js';
@@ -56,7 +57,7 @@ describe('import under failure', () => {
         delivered,
         settings,
         { limits: { maxBytes: 8 * 1024, maxMessages: 60 } },
-        { target: client, indexes },
+        { target: new ConvexImportTarget(client), indexes },
       );
       redelivered += result.failedIds.length;
       pending = [
@@ -106,7 +107,7 @@ describe('import under failure', () => {
       [rig.inbound({ table: 'accounts', data: { id: 'w1' } })],
       { ...settings, tables: { waiting_t: { primaryKey: [['id']] } } },
       {},
-      { target: client, indexes: new PrimaryKeyIndexes(client, 10) },
+      { target: new ConvexImportTarget(client), indexes: new PrimaryKeyIndexes(client, 10) },
     );
     expect(waiting).toMatchObject({ failedIds: [] });
 
@@ -121,7 +122,7 @@ describe('import under failure', () => {
       [keyed, plain],
       never,
       { indexReadyTimeoutMs: 300 },
-      { target: client, indexes: new PrimaryKeyIndexes(client, 20) },
+      { target: new ConvexImportTarget(client), indexes: new PrimaryKeyIndexes(client, 20) },
     );
     expect(result).toMatchObject({ failedIds: [keyed.id], imported: 1, quarantined: 0 });
     const error = rig.lines.find((l) => l.message.startsWith('primary key indexes are not ready'));
@@ -145,7 +146,7 @@ describe('import under failure', () => {
       [a1, a2, b1, a3, b2],
       settings,
       { limits: { maxBytes: 8 * 1024 * 1024, maxMessages: 1 } },
-      { target: client },
+      { target: new ConvexImportTarget(client) },
     );
     expect(result.failedIds).toEqual([a1.id, a2.id, a3.id]);
     const notes = rig.f.sim.deployment.documents('notes').map((d) => d.n);
@@ -167,7 +168,7 @@ describe('import under failure', () => {
       [older, other, newer],
       settings,
       { limits: { maxBytes: 8 * 1024 * 1024, maxMessages: 1 } },
-      { target: client },
+      { target: new ConvexImportTarget(client) },
     );
     expect(result.failedIds).toEqual([older.id, newer.id]);
     const ids = rig.f.sim.deployment.documents('accounts').map((d) => d.id);

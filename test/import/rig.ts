@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { beforeAll } from 'vitest';
+import { ConvexImportTarget } from '../../shared/adapters/convex-import-target.js';
 import { SqsQuarantine } from '../../shared/adapters/sqs-quarantine.js';
 import { createSqsClient } from '../../shared/aws/clients.js';
 import {
@@ -42,7 +43,7 @@ export function useImportRig(knobs: Partial<Knobs> = {}) {
     const client = f.client({ retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 } });
     indexes ??= new PrimaryKeyIndexes(client, 20);
     return {
-      target: client,
+      target: new ConvexImportTarget(client),
       indexes,
       quarantine: new SqsQuarantine(sqs, dlqUrl),
       metrics: new MemoryMetrics(),

@@ -1,0 +1,63 @@
+import type { ChangeEvent } from '../events/change-event.js';
+import type { FeedPage } from '../ports/change-feed.js';
+import type { PublishResult } from '../ports/event-publisher.js';
+import type { MetricsSink } from '../ports/observability.js';
+import type { ExportState } from './export-state.js';
+
+const NS_PER_MS = 1_000_000n;
+
+/** Pages published together: consecutive, of one phase, checkpointed once. */
+export interface PageBatch {
+  readonly pages: readonly FeedPage[];
+  readonly events: readonly ChangeEvent[];
+}
+
+export function toBatch(pages: readonly FeedPage[]): PageBatch {
+  const events =
+    pages.length === 1 ? (pages[0] as FeedPage).events : pages.flatMap((p) => p.events);
+  return { pages, events };
+}
+
+const lastPage = (batch: PageBatch): FeedPage => batch.pages.at(-1) as FeedPage;
+
+/** The state after a batch is in the stream: the position its last page handed back. */
+export function stateAfter(state: ExportState, batch: PageBatch, at: string): ExportState {
+  const last = lastPage(batch);
+  const newest = batch.events.at(-1)?.ts ?? state.newestEventTs;
+  const base = last.snapshotCompletedAt ?? state.baseSnapshotTs;
+  return {
+    position: last.next,
+    generation: state.generation,
+    updatedAt: at,
+    ...(newest !== undefined ? { newestEventTs: newest } : {}),
+    ...(base !== undefined ? { baseSnapshotTs: base } : {}),
+  };
+}
+
+export function recordBatchMetrics(
+  metrics: MetricsSink,
+  batch: PageBatch,
+  published: PublishResult,
+  nowMs: number,
+): void {
+  const m = metrics;
+  m.add('Pages', batch.pages.length, 'Count');
+  m.add('SnapshotEvents', published.byOp.snapshot, 'Count');
+  m.add('UpsertEvents', published.byOp.upsert, 'Count');
+  m.add('DeleteEvents', published.byOp.delete, 'Count');
+  m.add('BytesPublished', published.bytes, 'Bytes');
+  m.add('PublishRetries', published.retriedRecords, 'Count');
+  m.add('Throttles', published.throttledRecords, 'Count');
+  m.add('ClaimChecks', published.claimChecks, 'Count');
+  const newest = batch.events.at(-1)?.ts;
+  if (newest !== undefined) m.add('LagSeconds', lagSeconds(nowMs, newest), 'Seconds');
+  const last = lastPage(batch);
+  if (last.caughtUp && last.cursorTs !== undefined) {
+    m.add('CursorAgeSeconds', lagSeconds(nowMs, last.cursorTs), 'Seconds');
+  }
+}
+
+/** Seconds between a wall-clock time (ms) and a Convex nanosecond timestamp. */
+export function lagSeconds(nowMs: number, tsNanos: string): number {
+  return Number(BigInt(Math.round(nowMs)) * NS_PER_MS - BigInt(tsNanos)) / 1e9;
+}
