@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript simulator through tsx so it needs no build step.
+// Runs the compiled simulator (dist/simulator/cli.js); see launch.js for when it runs the TypeScript.
 import './quiet-node20-sdk-warning.js';
-import { register } from 'tsx/esm/api';
+import { launch } from './launch.js';
 
-register();
-await import('../simulator/cli.ts');
+await launch('convex-bridge-sim', 'simulator/cli');

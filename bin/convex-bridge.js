@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx so it needs no build step.
+// Runs the compiled CLI (dist/cli/main.js); see launch.js for when it runs the TypeScript instead.
 import './quiet-node20-sdk-warning.js';
-import { register } from 'tsx/esm/api';
+import { launch } from './launch.js';
 
-register();
-await import('../cli/main.ts');
+await launch('convex-bridge', 'cli/main');

@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/errors.js';
-import { exportCommand, resyncCommand, setupCommand, statusCommand } from './export-commands.js';
-import { clearTablesCommand, importCommand, sendCommand } from './import-commands.js';
 import { EXIT, UsageError } from './output.js';
-import { startCommand } from './start-command.js';
-import { tailCommand } from './tail-command.js';
+
+// Each command's module (and with it the AWS SDK, the Convex client, local mode and the simulator)
+// is imported only when that command runs, so `--help` and `status` start fast. Keep it that way:
+// test/cli/startup.test.ts fails if `--help` loads a command module.
 
 const HELP: Record<string, string> = {
   '': `Usage: convex-bridge <command> [options]
@@ -109,33 +109,51 @@ export async function main(argv: string[]): Promise<number> {
     throw new UsageError(`'${command}' takes no arguments, got '${positionals.join(' ')}'`);
   }
   switch (command) {
-    case 'start':
+    case 'start': {
+      const { startCommand } = await import('./start-command.js');
       return startCommand({
         docs: values.docs,
         latency: values.latency,
         writes: values.writes,
         import: values.import,
       });
-    case 'export':
+    }
+    case 'export': {
+      const { exportCommand } = await import('./export-commands.js');
       return exportCommand({ follow: values.follow, verbose: values.verbose });
-    case 'setup':
+    }
+    case 'setup': {
+      const { setupCommand } = await import('./export-commands.js');
       return setupCommand();
-    case 'status':
+    }
+    case 'status': {
+      const { statusCommand } = await import('./export-commands.js');
       return statusCommand({ json: values.json });
-    case 'resync':
+    }
+    case 'resync': {
+      const { resyncCommand } = await import('./export-commands.js');
       return resyncCommand({ yes: values.yes });
-    case 'tail':
+    }
+    case 'tail': {
+      const { tailCommand } = await import('./tail-command.js');
       return tailCommand({
         table: values.table,
         fromStart: values['from-start'],
         follow: values.follow,
       });
-    case 'import':
+    }
+    case 'import': {
+      const { importCommand } = await import('./import-commands.js');
       return importCommand({ follow: values.follow, verbose: values.verbose });
-    case 'send':
+    }
+    case 'send': {
+      const { sendCommand } = await import('./import-commands.js');
       return sendCommand({ table: values.table, op: values.op, file: positionals[0] });
-    case 'clear-tables':
+    }
+    case 'clear-tables': {
+      const { clearTablesCommand } = await import('./import-commands.js');
       return clearTablesCommand({ tables: positionals, yes: values.yes });
+    }
     default:
       throw new UsageError(`unknown command '${command}'; run 'convex-bridge --help'`);
   }

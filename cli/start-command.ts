@@ -1,4 +1,3 @@
-import { runLocalBridge } from '../local/start.js';
 import { EXIT, UsageError } from './output.js';
 
 function count(raw: string | undefined, name: string, fallback: number, max: number): number {
@@ -22,6 +21,8 @@ export async function startCommand(flags: {
     writesPerSecond: count(flags.writes, 'writes', 3, 1_000),
     importIntoRealDeployment: flags.import,
   };
+  // Local mode (moto, kinesalite, the simulator, the live view) loads only once the options are good.
+  const { runLocalBridge } = await import('../local/start.js');
   const stop = new AbortController();
   const onSignal = () => {
     if (stop.signal.aborted) {
