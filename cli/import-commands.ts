@@ -9,6 +9,7 @@ import { chunkForSqs } from '../shared/adapters/sqs-quarantine.js';
 import { createSecretsManagerClient, createSqsClient } from '../shared/aws/clients.js';
 import { loadConvexConnection } from '../shared/config/convex-connection.js';
 import { parseEnv } from '../shared/config/parse-env.js';
+import { ENV } from '../shared/env.js';
 import { loadImportConfig, parseImportTables } from '../shared/import/config.js';
 import { drainQueue, type ImportTotals } from '../shared/import/drain-queue.js';
 import { primaryKeyValues, validateMessage } from '../shared/import/import-message.js';
@@ -19,12 +20,12 @@ import { buildImportDeps, importOptionsFrom } from '../shared/wiring/import.js';
 import { EXIT, print, stderrLog, UsageError } from './output.js';
 
 const queueSchema = z.object({
-  BRIDGE_QUEUE_URL: z.string({ message: 'is required (the import queue)' }).url(),
+  [ENV.queueUrl]: z.string({ message: 'is required (the import queue)' }).url(),
 });
 
 /** `import [--follow]`: receive from the queue, import, delete what is done; outside Lambda. */
 export async function importCommand(flags: { follow: boolean; verbose: boolean }): Promise<number> {
-  const { BRIDGE_QUEUE_URL: queueUrl } = parseEnv(queueSchema, process.env);
+  const { [ENV.queueUrl]: queueUrl } = parseEnv(queueSchema, process.env);
   const config = loadImportConfig(process.env);
   const metrics = new MemoryMetrics();
   const deps = await buildImportDeps(config, { metrics, log: stderrLog(flags.verbose) });
@@ -58,7 +59,7 @@ export async function sendCommand(flags: {
   if (!flags.table) throw new UsageError('send needs --table NAME');
   if (flags.op !== 'upsert' && flags.op !== 'delete')
     throw new UsageError(`--op must be upsert or delete, got '${flags.op}'`);
-  const { BRIDGE_QUEUE_URL: queueUrl } = parseEnv(queueSchema, process.env);
+  const { [ENV.queueUrl]: queueUrl } = parseEnv(queueSchema, process.env);
   const tables = parseImportTables(process.env.BRIDGE_IMPORT_TABLES ?? '{}');
   const settings = {
     tables,

@@ -20,6 +20,8 @@ export const ENV = {
   publishConcurrency: 'BRIDGE_PUBLISH_CONCURRENCY',
   convexTimeoutMs: 'BRIDGE_CONVEX_TIMEOUT_MS',
   dlqUrl: 'BRIDGE_DLQ_URL',
+  /** Read by the CLI's `import`/`send` (outside Lambda, where no event source mapping delivers). */
+  queueUrl: 'BRIDGE_QUEUE_URL',
   importTables: 'BRIDGE_IMPORT_TABLES',
   importUnknownTables: 'BRIDGE_IMPORT_UNKNOWN_TABLES',
   importMaxRequestBytes: 'BRIDGE_IMPORT_MAX_REQUEST_BYTES',

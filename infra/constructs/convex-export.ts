@@ -8,6 +8,13 @@ import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3'
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/env.js';
+import {
+  METRICS,
+  METRICS_NAMESPACE,
+  type MetricName,
+  SERVICES,
+  STATE_TABLE_KEY,
+} from '../../shared/names.js';
 import { LAMBDA_ENTRIES } from '../bundling.js';
 import type { AlarmSettings, ExportSettings } from '../config.js';
 import { bridgeAlarm } from './bridge-alarm.js';
@@ -21,11 +28,11 @@ export interface ConvexExportProps {
   readonly alarmAction?: IAlarmAction;
 }
 
-const metric = (name: string, statistic: string) =>
+const metric = (name: MetricName, statistic: string) =>
   new Metric({
-    namespace: 'ConvexStreamBridge',
+    namespace: METRICS_NAMESPACE,
     metricName: name,
-    dimensionsMap: { service: 'export' },
+    dimensionsMap: { service: SERVICES.export.metrics },
     statistic,
     period: Duration.minutes(5),
   });
@@ -60,7 +67,7 @@ export class ConvexExport extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.stateTable = new Table(this, 'StateTable', {
-      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      partitionKey: { name: STATE_TABLE_KEY, type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
       encryption: TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -99,9 +106,11 @@ export class ConvexExport extends Construct {
     });
 
     this.metrics = {
-      events: ['SnapshotEvents', 'UpsertEvents', 'DeleteEvents'].map((n) => metric(n, 'Sum')),
-      lag: metric('LagSeconds', 'Maximum'),
-      cursorAge: metric('CursorAgeSeconds', 'Maximum'),
+      events: [METRICS.snapshotEvents, METRICS.upsertEvents, METRICS.deleteEvents].map((n) =>
+        metric(n, 'Sum'),
+      ),
+      lag: metric(METRICS.lagSeconds, 'Maximum'),
+      cursorAge: metric(METRICS.cursorAgeSeconds, 'Maximum'),
     };
     const alarm = (name: string, metric: Metric, threshold: number, description: string) =>
       bridgeAlarm(this, name, metric, threshold, description, props.alarmAction);
@@ -125,7 +134,7 @@ export class ConvexExport extends Construct {
     );
     alarm(
       'ResyncRequired',
-      metric('ResyncRequired', 'Sum'),
+      metric(METRICS.resyncRequired, 'Sum'),
       1,
       'Convex refused the cursor; run `npx convex-bridge resync`.',
     );

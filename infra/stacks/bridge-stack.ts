@@ -6,6 +6,7 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
+import { METRICS, METRICS_NAMESPACE, type MetricName, SERVICES } from '../../shared/names.js';
 import type { BridgeConfig } from '../config.js';
 import { ConvexExport } from '../constructs/convex-export.js';
 import { ConvexImport } from '../constructs/convex-import.js';
@@ -79,18 +80,22 @@ export class BridgeStack extends Stack {
         ...(alarmAction ? { alarmAction } : {}),
       });
       this.import = imp;
-      const m = (name: string) =>
+      const m = (name: MetricName) =>
         new Metric({
-          namespace: 'ConvexStreamBridge',
+          namespace: METRICS_NAMESPACE,
           metricName: name,
-          dimensionsMap: { service: 'import' },
+          dimensionsMap: { service: SERVICES.import.metrics },
           statistic: 'Sum',
           period: Duration.minutes(5),
         });
       dashboard.addWidgets(
         new GraphWidget({
           title: 'Messages imported / quarantined / retried',
-          left: ['MessagesImported', 'MessagesQuarantined', 'MessagesRetried'].map(m),
+          left: [
+            METRICS.messagesImported,
+            METRICS.messagesQuarantined,
+            METRICS.messagesRetried,
+          ].map(m),
           width: 12,
         }),
         new GraphWidget({

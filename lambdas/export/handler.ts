@@ -8,6 +8,7 @@ import {
   type ExportOutcome,
   exportChanges,
 } from '../../shared/export/export-changes.js';
+import { SERVICES } from '../../shared/names.js';
 import {
   PowertoolsLogSink,
   PowertoolsMetricsSink,
@@ -16,8 +17,8 @@ import {
 } from '../../shared/observability/powertools.js';
 import { buildExportDeps, exportOptionsFrom } from '../../shared/wiring/export.js';
 
-const logger = powertoolsLogger('convex-bridge-export');
-const metrics = powertoolsMetrics('export');
+const logger = powertoolsLogger(SERVICES.export.logger);
+const metrics = powertoolsMetrics(SERVICES.export.metrics);
 const config = loadExportConfig(process.env);
 let deps: Promise<ExportDeps> | undefined;
 

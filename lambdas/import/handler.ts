@@ -4,6 +4,7 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { loadImportConfig } from '../../shared/import/config.js';
 import { type ImportDeps, importBatch } from '../../shared/import/import-batch.js';
+import { SERVICES } from '../../shared/names.js';
 import {
   PowertoolsLogSink,
   PowertoolsMetricsSink,
@@ -12,8 +13,8 @@ import {
 } from '../../shared/observability/powertools.js';
 import { buildImportDeps, importOptionsFrom } from '../../shared/wiring/import.js';
 
-const logger = powertoolsLogger('convex-bridge-import');
-const metrics = powertoolsMetrics('import');
+const logger = powertoolsLogger(SERVICES.import.logger);
+const metrics = powertoolsMetrics(SERVICES.import.metrics);
 const config = loadImportConfig(process.env);
 let deps: Promise<ImportDeps> | undefined;
 

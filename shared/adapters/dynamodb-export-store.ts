@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { BridgeError } from '../errors.js';
 import type { ExportState } from '../export/export-state.js';
+import { STATE_TABLE_KEY } from '../names.js';
 import type { FeedPosition } from '../ports/change-feed.js';
 import {
   type ExportStateStore,
@@ -32,7 +33,7 @@ export class DynamoDbExportStore implements ExportStateStore {
     readonly exportId: string,
     private readonly now: () => number = Date.now,
   ) {
-    this.key = { pk: S(`export#${exportId}`) };
+    this.key = { [STATE_TABLE_KEY]: S(`export#${exportId}`) };
   }
 
   async acquire(

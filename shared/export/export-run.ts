@@ -1,4 +1,5 @@
 import { BridgeError } from '../errors.js';
+import { METRICS } from '../names.js';
 import type { FeedResync } from '../ports/change-feed.js';
 import { type ExportStateStore, type Lease, LeaseLostError } from '../ports/export-state-store.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';
@@ -61,7 +62,7 @@ export class ExportRun {
       return true;
     } catch (error) {
       if (!(error instanceof LeaseLostError)) throw error;
-      this.deps.metrics.add('LeaseLost', 1, 'Count');
+      this.deps.metrics.add(METRICS.leaseLost, 1, 'Count');
       this.deps.log.warn('export lease was taken over; stopping', { owner: this.owner });
       return false;
     }
@@ -71,7 +72,7 @@ export class ExportRun {
   async refuseIfResyncNeeded(): Promise<void> {
     const needed = this.current.resyncNeeded;
     if (!needed) return;
-    this.deps.metrics.add('ResyncRequired', 1, 'Count');
+    this.deps.metrics.add(METRICS.resyncRequired, 1, 'Count');
     await this.release();
     throw new ExportResyncRequiredError(needed.code, needed.message);
   }
@@ -81,7 +82,7 @@ export class ExportRun {
     const at = this.timestamp();
     const resyncNeeded = { code: signal.code, message: signal.message, at };
     await this.save({ ...this.current, resyncNeeded, updatedAt: at });
-    this.deps.metrics.add('ResyncRequired', 1, 'Count');
+    this.deps.metrics.add(METRICS.resyncRequired, 1, 'Count');
     this.deps.log.error('Convex requires a resync; export stopped', { code: signal.code });
     return new ExportResyncRequiredError(signal.code, signal.message);
   }

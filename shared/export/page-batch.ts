@@ -1,4 +1,5 @@
 import type { ChangeEvent } from '../events/change-event.js';
+import { METRICS } from '../names.js';
 import type { FeedPage } from '../ports/change-feed.js';
 import type { PublishResult } from '../ports/event-publisher.js';
 import type { MetricsSink } from '../ports/observability.js';
@@ -41,19 +42,19 @@ export function recordBatchMetrics(
   nowMs: number,
 ): void {
   const m = metrics;
-  m.add('Pages', batch.pages.length, 'Count');
-  m.add('SnapshotEvents', published.byOp.snapshot, 'Count');
-  m.add('UpsertEvents', published.byOp.upsert, 'Count');
-  m.add('DeleteEvents', published.byOp.delete, 'Count');
-  m.add('BytesPublished', published.bytes, 'Bytes');
-  m.add('PublishRetries', published.retriedRecords, 'Count');
-  m.add('Throttles', published.throttledRecords, 'Count');
-  m.add('ClaimChecks', published.claimChecks, 'Count');
+  m.add(METRICS.pages, batch.pages.length, 'Count');
+  m.add(METRICS.snapshotEvents, published.byOp.snapshot, 'Count');
+  m.add(METRICS.upsertEvents, published.byOp.upsert, 'Count');
+  m.add(METRICS.deleteEvents, published.byOp.delete, 'Count');
+  m.add(METRICS.bytesPublished, published.bytes, 'Bytes');
+  m.add(METRICS.publishRetries, published.retriedRecords, 'Count');
+  m.add(METRICS.throttles, published.throttledRecords, 'Count');
+  m.add(METRICS.claimChecks, published.claimChecks, 'Count');
   const newest = batch.events.at(-1)?.ts;
-  if (newest !== undefined) m.add('LagSeconds', lagSeconds(nowMs, newest), 'Seconds');
+  if (newest !== undefined) m.add(METRICS.lagSeconds, lagSeconds(nowMs, newest), 'Seconds');
   const last = lastPage(batch);
   if (last.caughtUp && last.cursorTs !== undefined) {
-    m.add('CursorAgeSeconds', lagSeconds(nowMs, last.cursorTs), 'Seconds');
+    m.add(METRICS.cursorAgeSeconds, lagSeconds(nowMs, last.cursorTs), 'Seconds');
   }
 }
 

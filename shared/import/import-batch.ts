@@ -1,3 +1,4 @@
+import { METRICS } from '../names.js';
 import { type ImportTarget, RecordsRejectedError } from '../ports/import-target.js';
 import type { InboundMessage } from '../ports/message-queue.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';
@@ -112,8 +113,8 @@ export async function importBatch(
 
   const send = async (request: PlannedRequest<Item>): Promise<void> => {
     requests++;
-    deps.metrics.add('ImportRequests', 1, 'Count');
-    deps.metrics.add('ImportBytes', Buffer.byteLength(request.body), 'Bytes');
+    deps.metrics.add(METRICS.importRequests, 1, 'Count');
+    deps.metrics.add(METRICS.importBytes, Buffer.byteLength(request.body), 'Bytes');
     try {
       await deps.target.importRecords(request.body);
       imported += request.items.length;
@@ -142,7 +143,7 @@ export async function importBatch(
         error: e.message ?? String(error),
         messages: request.items.length,
       });
-      deps.metrics.add('MessagesRetried', request.items.length, 'Count');
+      deps.metrics.add(METRICS.messagesRetried, request.items.length, 'Count');
       fail(request.items);
     }
   };
@@ -174,8 +175,8 @@ export async function importBatch(
     });
   }
   const quarantined = toQuarantine.length - unparked.length;
-  deps.metrics.add('MessagesImported', imported, 'Count');
-  deps.metrics.add('MessagesQuarantined', quarantined, 'Count');
+  deps.metrics.add(METRICS.messagesImported, imported, 'Count');
+  deps.metrics.add(METRICS.messagesQuarantined, quarantined, 'Count');
   for (const q of toQuarantine) deps.metrics.add(`Quarantined${q.code}`, 1, 'Count');
   deps.log.info('import batch finished', {
     messages: batch.length,

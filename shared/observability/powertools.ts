@@ -1,8 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE, type MetricName } from '../names.js';
 import type { LogSink, MetricsSink, MetricUnit as Unit } from '../ports/observability.js';
-
-export const METRICS_NAMESPACE = 'ConvexStreamBridge';
 
 export function powertoolsLogger(serviceName: string): Logger {
   return new Logger({ serviceName });
@@ -22,7 +21,7 @@ const UNITS: Record<Unit, (typeof MetricUnit)[keyof typeof MetricUnit]> = {
 /** Sums per metric name within an invocation, so one EMF line carries each total. */
 export class PowertoolsMetricsSink implements MetricsSink {
   constructor(private readonly metrics: Metrics) {}
-  add(name: string, value: number, unit: Unit): void {
+  add(name: MetricName, value: number, unit: Unit): void {
     this.metrics.addMetric(name, UNITS[unit], value);
   }
 }

@@ -1,8 +1,10 @@
+import type { MetricName } from '../names.js';
+
 export type MetricUnit = 'Count' | 'Bytes' | 'Seconds' | 'Milliseconds';
 
 /** Numbers per run; the Lambda adapter writes CloudWatch EMF, the CLI prints a summary. */
 export interface MetricsSink {
-  add(name: string, value: number, unit: MetricUnit): void;
+  add(name: MetricName, value: number, unit: MetricUnit): void;
 }
 
 /** Structured log lines. Never pass secrets or document bodies. */

@@ -28,6 +28,7 @@ import {
   QueueNameExists,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { STATE_TABLE_KEY } from '../names.js';
 
 /**
  * Creates what the bridge needs where it is missing, for local emulators and quick trials.
@@ -151,8 +152,8 @@ export async function ensureStateTable(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: STATE_TABLE_KEY, KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: STATE_TABLE_KEY, AttributeType: 'S' }],
       }),
     );
   } catch (error) {
@@ -184,14 +185,14 @@ function tableDifferences(table: TableDescription): Difference[] {
   const [only] = keys;
   if (
     keys.length !== 1 ||
-    only?.AttributeName !== 'pk' ||
+    only?.AttributeName !== STATE_TABLE_KEY ||
     only.KeyType !== 'HASH' ||
-    types.get('pk') !== 'S'
+    types.get(STATE_TABLE_KEY) !== 'S'
   )
     differences.push({
       setting: 'KeySchema',
       found: key || 'none',
-      wanted: 'pk (S, HASH) alone',
+      wanted: `${STATE_TABLE_KEY} (S, HASH) alone`,
       severity: 'error',
     });
   // Warning: a provisioned table works; a few writes per exported page rarely reach its capacity,

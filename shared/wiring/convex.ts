@@ -1,6 +1,7 @@
 import type { ConvexConnection } from '../config/convex-connection.js';
 import { resolveDeployKey } from '../config/deploy-key.js';
 import { ConvexClient } from '../convex/client.js';
+import { METRICS } from '../names.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';
 
 /** Resolves the key (env or Secrets Manager) and builds a client whose retries are counted and logged. */
@@ -17,7 +18,7 @@ export async function connectToConvex(
     ...(sinks
       ? {
           onRetry: ({ endpoint, attempt, error }) => {
-            sinks.metrics.add('ConvexRetries', 1, 'Count');
+            sinks.metrics.add(METRICS.convexRetries, 1, 'Count');
             sinks.log.warn('retrying Convex call', {
               endpoint,
               attempt,

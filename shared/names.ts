@@ -1,0 +1,41 @@
+/**
+ * Names the runtime writes and the CDK app reads (or sets): one source, so a dashboard, an alarm
+ * or a table key can never drift from what the functions actually use. Constants only: the CDK
+ * app may import this file (docs/architecture.md).
+ */
+
+/** CloudWatch namespace of every metric the bridge emits. */
+export const METRICS_NAMESPACE = 'ConvexStreamBridge';
+
+/** The `service` dimension (Powertools) of each function's metrics, and its logger's name. */
+export const SERVICES = {
+  export: { metrics: 'export', logger: 'convex-bridge-export' },
+  import: { metrics: 'import', logger: 'convex-bridge-import' },
+} as const;
+
+/** Every metric name; `Quarantined<Code>` adds one per quarantine reason code. */
+export const METRICS = {
+  pages: 'Pages',
+  snapshotEvents: 'SnapshotEvents',
+  upsertEvents: 'UpsertEvents',
+  deleteEvents: 'DeleteEvents',
+  bytesPublished: 'BytesPublished',
+  publishRetries: 'PublishRetries',
+  throttles: 'Throttles',
+  claimChecks: 'ClaimChecks',
+  convexRetries: 'ConvexRetries',
+  lagSeconds: 'LagSeconds',
+  cursorAgeSeconds: 'CursorAgeSeconds',
+  resyncRequired: 'ResyncRequired',
+  leaseLost: 'LeaseLost',
+  importRequests: 'ImportRequests',
+  importBytes: 'ImportBytes',
+  messagesImported: 'MessagesImported',
+  messagesQuarantined: 'MessagesQuarantined',
+  messagesRetried: 'MessagesRetried',
+} as const;
+
+export type MetricName = (typeof METRICS)[keyof typeof METRICS] | `Quarantined${string}`;
+
+/** The state table's partition key: a string attribute holding `export#<exportId>`. */
+export const STATE_TABLE_KEY = 'pk';
