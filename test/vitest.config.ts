@@ -1,6 +1,16 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+/** The core (docs/architecture.md): use cases, ports and pure logic, held to the coverage gate. */
+const CORE = [
+  'shared/export/**',
+  'shared/import/**',
+  'shared/ports/**',
+  'shared/events/**',
+  'shared/values/**',
+  'shared/config/**',
+];
+
 export default defineConfig({
   test: {
     root: fileURLToPath(new URL('..', import.meta.url)),
@@ -10,5 +20,20 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 90_000,
     pool: 'forks',
+    coverage: {
+      // On in `npm test` (and so in CI): a drop below the thresholds fails the run.
+      enabled: true,
+      provider: 'v8',
+      include: [
+        'shared/**/*.ts',
+        'lambdas/**/*.ts',
+        'cli/**/*.ts',
+        'local/**/*.ts',
+        'simulator/**/*.ts',
+      ],
+      reporter: ['text-summary', 'json-summary', 'html'],
+      reportsDirectory: 'coverage',
+      thresholds: Object.fromEntries(CORE.map((glob) => [glob, { lines: 90, branches: 90 }])),
+    },
   },
 });

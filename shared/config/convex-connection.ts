@@ -1,6 +1,8 @@
 import { z } from 'zod';
-import type { DeployKeySource } from './deploy-key.js';
 import { intSetting, parseEnv } from './parse-env.js';
+
+/** Where the deploy key comes from: the environment, or a Secrets Manager secret. */
+export type DeployKeySource = { readonly value: string } | { readonly secretId: string };
 
 /** The settings every Convex-facing command and function shares; merge into larger schemas. */
 export const convexConnectionShape = {

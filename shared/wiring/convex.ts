@@ -1,5 +1,5 @@
+import { resolveDeployKey } from '../adapters/secrets-manager-deploy-key.js';
 import type { ConvexConnection } from '../config/convex-connection.js';
-import { resolveDeployKey } from '../config/deploy-key.js';
 import { ConvexClient } from '../convex/client.js';
 import { METRICS } from '../names.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';

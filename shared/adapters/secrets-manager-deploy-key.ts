@@ -1,7 +1,6 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { DeployKeySource } from '../config/convex-connection.js';
 import { ConfigError } from '../errors.js';
-
-export type DeployKeySource = { readonly value: string } | { readonly secretId: string };
 
 /**
  * The deploy key from env or Secrets Manager (a plain string, or JSON with `deployKey`).
