@@ -21,8 +21,8 @@ export default defineConfig({
     hookTimeout: 90_000,
     pool: 'forks',
     coverage: {
-      // On in `npm test` (and so in CI): a drop below the thresholds fails the run.
-      enabled: true,
+      // `npm test` (and so CI) runs with --coverage: a drop below the thresholds fails the run.
+      // Running a single file leaves it off, where the thresholds would not mean anything.
       provider: 'v8',
       include: [
         'shared/**/*.ts',
