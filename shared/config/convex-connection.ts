@@ -13,6 +13,8 @@ export const convexConnectionShape = {
   CONVEX_DEPLOY_KEY_SECRET_ID: z.string().min(1).optional(),
   BRIDGE_ALLOW_INSECURE_LOOPBACK: z.enum(['true', 'false']).default('false'),
   BRIDGE_CONVEX_TIMEOUT_MS: intSetting(1_000, 300_000, 30_000),
+  /** How long a key read from CONVEX_DEPLOY_KEY_SECRET_ID is used before the secret is read again. */
+  BRIDGE_DEPLOY_KEY_MAX_AGE_SECONDS: intSetting(0, 3_600, 300),
 };
 
 const connectionSchema = z.object(convexConnectionShape);
@@ -35,6 +37,8 @@ export interface ConvexConnection {
   readonly deployKey: DeployKeySource;
   readonly allowInsecureLoopback: boolean;
   readonly timeoutMs: number;
+  /** Seconds a key read from a secret is cached; Convex refusing it forces a fresh read. */
+  readonly keyMaxAgeSeconds?: number;
 }
 
 export function toConvexConnection(e: ConnectionEnv): ConvexConnection {
@@ -46,6 +50,7 @@ export function toConvexConnection(e: ConnectionEnv): ConvexConnection {
         : { secretId: e.CONVEX_DEPLOY_KEY_SECRET_ID as string },
     allowInsecureLoopback: e.BRIDGE_ALLOW_INSECURE_LOOPBACK === 'true',
     timeoutMs: e.BRIDGE_CONVEX_TIMEOUT_MS,
+    keyMaxAgeSeconds: e.BRIDGE_DEPLOY_KEY_MAX_AGE_SECONDS,
   };
 }
 

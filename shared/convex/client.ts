@@ -10,6 +10,7 @@ import {
 } from '../values/int64.js';
 import { int64Number, parseLossless, stringifyLossless } from '../values/lossless-json.js';
 import { CONVEX_CLIENT_HEADER } from '../version.js';
+import { type DeployKeyProvider, staticDeployKey } from './deploy-key.js';
 import { parseDeploymentUrl, validateDeployKey } from './deployment-url.js';
 import {
   type ConvexApiError,
@@ -47,7 +48,11 @@ export type ExportSelection =
 
 export interface ConvexClientOptions {
   readonly url: string;
-  readonly deployKey: string;
+  /**
+   * The key itself, or a provider the client asks before each request and, once, for a fresh read
+   * when Convex refuses the key: a rotated key then works without a new client.
+   */
+  readonly deployKey: string | DeployKeyProvider;
   /** Allows http:// to 127.0.0.1/localhost, for the local simulator. */
   readonly allowInsecureLoopback?: boolean;
   readonly timeoutMs?: number;
@@ -60,6 +65,8 @@ export interface ConvexClientOptions {
     delayMs: number;
     error: ConvexApiError;
   }) => void;
+  /** Called when Convex refused the key and the provider was asked to read it again. */
+  readonly onKeyRefresh?: (info: { endpoint: string; changed: boolean }) => void;
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
@@ -84,7 +91,9 @@ interface Call {
 /** Typed client for Convex's streaming export and streaming import HTTP APIs. */
 export class ConvexClient {
   private readonly origin: URL;
-  private readonly deployKey: string;
+  private readonly keys: DeployKeyProvider;
+  /** Every key this client has held, so a rotated-out key is redacted as well as the current one. */
+  private readonly seenKeys = new Set<string>();
   private readonly timeoutMs: number;
   private readonly retry: RetryPolicy;
   private readonly transport: Transport;
@@ -95,7 +104,13 @@ export class ConvexClient {
       options.url,
       options.allowInsecureLoopback ? { allowInsecureLoopback: true } : {},
     );
-    this.deployKey = validateDeployKey(options.deployKey);
+    if (typeof options.deployKey === 'string') {
+      const key = validateDeployKey(options.deployKey);
+      this.seenKeys.add(key);
+      this.keys = staticDeployKey(key);
+    } else {
+      this.keys = options.deployKey;
+    }
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.transport = options.transport ?? nodeHttpTransport;
@@ -267,7 +282,31 @@ export class ConvexClient {
     );
   }
 
+  /**
+   * One API call with its retries. When Convex refuses the key, the provider reads it again once:
+   * a different key gets one more try, the same key (or a second refusal) fails the call.
+   */
   private async request(spec: Call, call: CallOptions): Promise<unknown> {
+    const key = await this.currentKey(false);
+    try {
+      return await this.requestWithKey(spec, call, key);
+    } catch (error) {
+      if (!isKeyRefusal(error) || call.signal?.aborted) throw error;
+      const fresh = await this.currentKey(true);
+      this.options.onKeyRefresh?.({ endpoint: spec.endpoint, changed: fresh !== key });
+      if (fresh === key) throw error;
+      return await this.requestWithKey(spec, call, fresh);
+    }
+  }
+
+  private async currentKey(refresh: boolean): Promise<string> {
+    const raw = refresh ? await this.keys.refresh() : await this.keys.get();
+    const key = validateDeployKey(raw, this.keys.source);
+    this.seenKeys.add(key);
+    return key;
+  }
+
+  private async requestWithKey(spec: Call, call: CallOptions, key: string): Promise<unknown> {
     return withRetry(
       this.retry,
       {
@@ -282,18 +321,18 @@ export class ConvexClient {
         ...(this.options.sleep ? { sleep: this.options.sleep } : {}),
         ...(call.signal ? { signal: call.signal } : {}),
       },
-      () => this.attempt(spec, call.signal),
+      () => this.attempt(spec, call.signal, key),
     );
   }
 
-  private async attempt(spec: Call, outer: AbortSignal | undefined): Promise<unknown> {
+  private async attempt(spec: Call, outer: AbortSignal | undefined, key: string): Promise<unknown> {
     const { endpoint } = spec;
     const url = new URL(endpoint, this.origin);
     for (const [k, v] of Object.entries(spec.query ?? {})) url.searchParams.set(k, v);
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const signal = outer ? AbortSignal.any([timeout, outer]) : timeout;
     const headers: Record<string, string> = {
-      authorization: `Convex ${this.deployKey}`,
+      authorization: `Convex ${key}`,
       'convex-client': CONVEX_CLIENT_HEADER,
       accept: 'application/json',
     };
@@ -352,7 +391,8 @@ export class ConvexClient {
       ...(code !== undefined ? { code } : {}),
       ...(serverMessage !== undefined ? { serverMessage } : {}),
     };
-    const text = `Convex ${endpoint} failed with ${status}${code ? ` ${code}` : ''}${serverMessage ? `: ${serverMessage}` : ''}`;
+    const hint = keyRefusalHint(status, code, this.keys.source);
+    const text = `Convex ${endpoint} failed with ${status}${code ? ` ${code}` : ''}${serverMessage ? `: ${serverMessage}` : ''}${hint ? ` (${hint})` : ''}`;
     switch (classifyHttpFailure(status, code)) {
       case 'retryable':
         return new RetryableConvexError(text, details);
@@ -365,11 +405,36 @@ export class ConvexClient {
 
   /** Keeps the deploy key and deployment host out of every message we build. */
   private redact(text: string): string {
-    let out = text.split(this.deployKey).join('[redacted]');
+    let out = text;
+    for (const key of this.seenKeys) out = out.split(key).join('[redacted]');
     for (const host of [this.origin.host, this.origin.hostname])
       out = out.split(host).join('[deployment]');
     return out;
   }
+}
+
+/** Answers about the Authorization header or the key's identity (docs/convex-api.md §1.2). */
+const KEY_HEADER_CODES = new Set(['HeaderParseFailure', 'InvalidHeaderFailure', 'InvalidAdminKey']);
+
+/** Convex refused the key: a rotated key read again may help (once). */
+function isKeyRefusal(error: unknown): error is FatalConvexError {
+  if (!(error instanceof FatalConvexError) || error instanceof MalformedResponseError) return false;
+  return (
+    error.status === 401 ||
+    error.status === 403 ||
+    (error.status === 400 && error.code !== undefined && KEY_HEADER_CODES.has(error.code))
+  );
+}
+
+/** Which setting to fix, for refusals that are about the key (not the plan or the request). */
+function keyRefusalHint(status: number, code: string | undefined, source: string): string {
+  if (status === 401 || (status === 400 && code !== undefined && KEY_HEADER_CODES.has(code)))
+    return `the deploy key from ${source} was refused; put a deploy key of this deployment there`;
+  if (status === 403 && code === 'OperationNotPermitted')
+    return `the deploy key from ${source} lacks the permission; a read-only key cannot import`;
+  if (status === 403 && code === 'BadDeployKey')
+    return `the deploy key from ${source} has no admin rights on this deployment; use a deploy key of it`;
+  return '';
 }
 
 function describe(error: unknown): string {

@@ -43,11 +43,13 @@ export function parseDeploymentUrl(raw: string, options: DeploymentUrlOptions = 
 }
 
 /** A deploy key goes into an HTTP header: refuse anything that could split or corrupt it. */
-export function validateDeployKey(raw: string): string {
+export function validateDeployKey(raw: string, source = 'CONVEX_DEPLOY_KEY'): string {
   const key = raw.trim();
-  if (key.length === 0) throw new ConfigError('CONVEX_DEPLOY_KEY is empty');
+  if (key.length === 0) throw new ConfigError(`the deploy key in ${source} is empty`);
   if (!/^[\x21-\x7e]+$/.test(key)) {
-    throw new ConfigError('CONVEX_DEPLOY_KEY contains whitespace or non-printable characters');
+    throw new ConfigError(
+      `the deploy key in ${source} contains whitespace or non-printable characters`,
+    );
   }
   return key;
 }
