@@ -25,6 +25,9 @@ const exportSchema = z
   })
   .strict();
 
+/** Settings of the stream itself: with `"stream": "shared"` they come from the top level only. */
+const STREAM_SETTINGS = ['streamMode', 'shardCount', 'retentionHours', 'maxRecordKiB'] as const;
+
 const importSchema = z
   .object({
     enabled: z.boolean().default(true),
@@ -64,17 +67,36 @@ const alarmSchema = z
   })
   .strict();
 
-const schema = z
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** A plain-http URL on this machine: only a local stand-in (simulator, emulator deploy) uses one. */
+export function isLoopbackHttp(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' && LOOPBACK_HOSTS.has(u.hostname);
+  } catch {
+    return false;
+  }
+}
+
+const convexUrl = z
+  .string()
+  .url()
+  .refine(
+    (u) => u.startsWith('https://') || isLoopbackHttp(u),
+    'must be an https:// deployment URL (plain http only on 127.0.0.1 or localhost, for a local stand-in)',
+  );
+
+/** Reference an existing secret holding the deploy key; otherwise an empty one is created. */
+const deployKeySecret = z
+  .object({ name: z.string().min(1).optional(), arn: z.string().startsWith('arn:').optional() })
+  .strict();
+
+/** The original form: one deployment, settings at the top level. */
+const singleSchema = z
   .object({
-    convexUrl: z
-      .string()
-      .url()
-      .refine((u) => u.startsWith('https://'), 'must be an https:// deployment URL'),
-    /** Reference an existing secret holding the deploy key; otherwise an empty one is created. */
-    deployKeySecret: z
-      .object({ name: z.string().min(1).optional(), arn: z.string().startsWith('arn:').optional() })
-      .strict()
-      .optional(),
+    convexUrl,
+    deployKeySecret: deployKeySecret.optional(),
     export: exportSchema.default(exportSchema.parse({})),
     import: importSchema.default(importSchema.parse({})),
     alarms: alarmSchema.default(alarmSchema.parse({})),
@@ -85,19 +107,161 @@ const schema = z
     path: ['export', 'enabled'],
   });
 
-export type BridgeConfig = z.output<typeof schema>;
-export type ExportSettings = BridgeConfig['export'];
-export type ImportSettings = BridgeConfig['import'];
-export type AlarmSettings = BridgeConfig['alarms'];
+/**
+ * Every deployment costs about 30 resources and 10 outputs; CloudFormation allows 500 and 200 per
+ * stack. Ten leaves room for the shared ones.
+ */
+export const MAX_DEPLOYMENTS = 10;
+
+// Overrides are merged over the top-level sections key by key, then validated as a whole.
+const section = z.record(z.string(), z.unknown()).default({});
+
+const multiSchema = z
+  .object({
+    deployments: z
+      .array(
+        z
+          .object({
+            /** Names its state item (BRIDGE_EXPORT_ID), metrics, alarms and outputs. */
+            name: z
+              .string()
+              .max(32)
+              .regex(
+                /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/,
+                'must be lower-case letters and digits, words joined by single hyphens (e.g. prod-eu)',
+              ),
+            convexUrl,
+            deployKeySecret: deployKeySecret.optional(),
+            export: section,
+            import: section,
+            alarms: section,
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(MAX_DEPLOYMENTS),
+    stream: z.enum(['perDeployment', 'shared']).default('perDeployment'),
+    stateTable: z.enum(['shared', 'perDeployment']).default('shared'),
+    export: section,
+    import: section,
+    alarms: section,
+  })
+  .strict();
+
+export type ExportSettings = z.output<typeof exportSchema>;
+export type ImportSettings = z.output<typeof importSchema>;
+export type AlarmSettings = z.output<typeof alarmSchema>;
+
+/** One Convex deployment and what the bridge runs for it. */
+export interface DeploymentConfig {
+  /** `default` in the single-deployment form; otherwise the configured name. */
+  readonly name: string;
+  readonly convexUrl: string;
+  readonly deployKeySecret?:
+    | { readonly name?: string | undefined; readonly arn?: string | undefined }
+    | undefined;
+  readonly export: ExportSettings;
+  readonly import: ImportSettings;
+  readonly alarms: AlarmSettings;
+}
+
+export interface BridgeConfig {
+  /**
+   * false for the single-deployment form (`convexUrl` at the top level): its construct IDs,
+   * outputs and state item stay exactly as they were before deployment lists existed.
+   */
+  readonly named: boolean;
+  readonly deployments: readonly DeploymentConfig[];
+  /** One stream per deployment, or one stream all exports publish to. */
+  readonly stream: 'perDeployment' | 'shared';
+  /** One state table holding an item per deployment, or one table per deployment. */
+  readonly stateTable: 'shared' | 'perDeployment';
+  /** The top-level alarm settings: a deployment that names another e-mail or topic gets its own. */
+  readonly alarms: AlarmSettings;
+}
+
+type Issue = { path: PropertyKey[]; message: string };
+
+function formatIssues(issues: readonly Issue[], source: string): Error {
+  const lines = issues.map((i) => `  ${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+  return new Error(`invalid bridge configuration in ${source}:\n${lines.join('\n')}`);
+}
+
+function parseMulti(raw: unknown, source: string): BridgeConfig {
+  const top = multiSchema.safeParse(raw);
+  if (!top.success) throw formatIssues(top.error.issues, source);
+  const c = top.data;
+  const issues: Issue[] = [];
+  const sections = { export: exportSchema, import: importSchema, alarms: alarmSchema } as const;
+  // The top-level sections are defaults and must be valid on their own.
+  const topOk = Object.fromEntries(
+    (Object.keys(sections) as (keyof typeof sections)[]).map((key) => {
+      const r = sections[key].safeParse(c[key]);
+      if (!r.success) issues.push(...r.error.issues.map((i) => ({ ...i, path: [key, ...i.path] })));
+      return [key, r.success];
+    }),
+  ) as Record<keyof typeof sections, boolean>;
+  const seen = new Set<string>();
+  const deployments: DeploymentConfig[] = [];
+  c.deployments.forEach((d, index) => {
+    const at = (...path: PropertyKey[]) => ['deployments', index, ...path];
+    if (seen.has(d.name)) issues.push({ path: at('name'), message: `'${d.name}' is used twice` });
+    seen.add(d.name);
+    if (c.stream === 'shared')
+      for (const key of STREAM_SETTINGS)
+        if (key in d.export)
+          issues.push({
+            path: at('export', key),
+            message: 'with "stream": "shared" the stream settings are set once, at the top level',
+          });
+    const parsed = {
+      export: exportSchema.safeParse({ ...c.export, ...d.export }),
+      import: importSchema.safeParse({ ...c.import, ...d.import }),
+      alarms: alarmSchema.safeParse({ ...c.alarms, ...d.alarms }),
+    };
+    for (const key of Object.keys(sections) as (keyof typeof sections)[]) {
+      const r = parsed[key];
+      // A bad top-level default is reported once, above, not once per deployment.
+      if (!r.success && topOk[key])
+        issues.push(...r.error.issues.map((i) => ({ ...i, path: at(key, ...i.path) })));
+    }
+    if (parsed.export.success && parsed.import.success && parsed.alarms.success) {
+      if (!parsed.export.data.enabled && !parsed.import.data.enabled)
+        issues.push({ path: at('export', 'enabled'), message: 'enable export, import or both' });
+      deployments.push({
+        name: d.name,
+        convexUrl: d.convexUrl,
+        deployKeySecret: d.deployKeySecret,
+        export: parsed.export.data,
+        import: parsed.import.data,
+        alarms: parsed.alarms.data,
+      });
+    }
+  });
+  if (issues.length > 0) throw formatIssues(issues, source);
+  return {
+    named: true,
+    deployments,
+    stream: c.stream,
+    stateTable: c.stateTable,
+    alarms: alarmSchema.parse(c.alarms),
+  };
+}
 
 /** Validates deploy-time settings; the error names every bad setting by its path. */
 export function parseBridgeConfig(raw: unknown, source: string): BridgeConfig {
-  const result = schema.safeParse(raw);
-  if (result.success) return result.data;
-  const lines = result.error.issues.map(
-    (i) => `  ${i.path.map(String).join('.') || '(root)'}: ${i.message}`,
-  );
-  throw new Error(`invalid bridge configuration in ${source}:\n${lines.join('\n')}`);
+  if (typeof raw === 'object' && raw !== null && 'deployments' in raw)
+    return parseMulti(raw, source);
+  const result = singleSchema.safeParse(raw);
+  if (!result.success) throw formatIssues(result.error.issues, source);
+  const { convexUrl: url, deployKeySecret: secret, ...settings } = result.data;
+  return {
+    named: false,
+    deployments: [{ name: 'default', convexUrl: url, deployKeySecret: secret, ...settings }],
+    stream: 'perDeployment',
+    stateTable: 'perDeployment',
+    alarms: settings.alarms,
+  };
 }
 
 /** From `-c configFile=path.json`, else the `bridge` object in cdk.json's context. */

@@ -6,7 +6,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/env.js';
 import { LAMBDA_ENTRIES } from '../bundling.js';
-import type { AlarmSettings, ImportSettings } from '../config.js';
+import { type AlarmSettings, type ImportSettings, isLoopbackHttp } from '../config.js';
 import { bridgeAlarm } from './bridge-alarm.js';
 import { BridgeFunction } from './bridge-function.js';
 
@@ -16,6 +16,8 @@ export interface ConvexImportProps {
   readonly settings: ImportSettings;
   readonly alarms: AlarmSettings;
   readonly alarmAction?: IAlarmAction;
+  /** The deployment's name when a stack serves several: prefixes the alarm descriptions. */
+  readonly deploymentName?: string;
 }
 
 /** SQS → Convex: the import queue and its DLQ, the importer with partial batch failures, its alarms. */
@@ -23,6 +25,8 @@ export class ConvexImport extends Construct {
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
   readonly importer: BridgeFunction;
+  /** What the CLI needs to import by hand (`send`, `import`): queues and settings, no secret value. */
+  readonly environment: Readonly<Record<string, string>>;
 
   constructor(scope: Construct, id: string, props: ConvexImportProps) {
     super(scope, id);
@@ -43,17 +47,28 @@ export class ConvexImport extends Construct {
       visibilityTimeout: Duration.seconds(s.timeoutSeconds * 6),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: s.maxReceiveCount },
     });
+    const environment = {
+      [ENV.convexUrl]: props.convexUrl,
+      [ENV.deployKeySecretId]: props.deployKey.secretArn,
+      [ENV.dlqUrl]: this.deadLetterQueue.queueUrl,
+      [ENV.importTables]: JSON.stringify(s.tables),
+      [ENV.importUnknownTables]: s.unknownTables,
+    };
+    const loopback = isLoopbackHttp(props.convexUrl) ? { [ENV.allowInsecureLoopback]: 'true' } : {};
+    this.environment = {
+      ...environment,
+      ...loopback,
+      // The Lambda gets its messages from the event source; the CLI receives them itself.
+      [ENV.queueUrl]: this.queue.queueUrl,
+    };
     this.importer = new BridgeFunction(this, 'Importer', {
       entry: LAMBDA_ENTRIES.import,
       timeout,
       memorySize: s.memoryMb,
       environment: {
-        [ENV.convexUrl]: props.convexUrl,
-        [ENV.deployKeySecretId]: props.deployKey.secretArn,
-        [ENV.dlqUrl]: this.deadLetterQueue.queueUrl,
-        [ENV.importTables]: JSON.stringify(s.tables),
-        [ENV.importUnknownTables]: s.unknownTables,
+        ...environment,
         [ENV.safetyMarginMs]: String(Math.min(5_000, (s.timeoutSeconds * 1000) / 6)),
+        ...loopback,
       },
     });
     this.importer.addEventSource(
@@ -70,8 +85,9 @@ export class ConvexImport extends Construct {
     this.deadLetterQueue.grantSendMessages(this.importer);
     props.deployKey.grantRead(this.importer);
 
+    const label = props.deploymentName !== undefined ? `[${props.deploymentName}] ` : '';
     const alarm = (name: string, metric: Metric, threshold: number, description: string) =>
-      bridgeAlarm(this, name, metric, threshold, description, props.alarmAction);
+      bridgeAlarm(this, name, metric, threshold, label + description, props.alarmAction);
     alarm(
       'ImporterErrors',
       this.importer.metricErrors({ period: Duration.minutes(5) }),
