@@ -1,22 +1,36 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
 import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
 import { createDynamoDbClient } from '../../shared/aws/clients.js';
-import type { exportChanges } from '../../shared/export/export-changes.js';
+import { startHttpTap } from '../helpers/http-tap.js';
+import { deriveSeed, mulberry32, seedFromEnv } from '../helpers/seeded-random.js';
 import { DEPLOY_KEY } from '../helpers/simulator.js';
+import { within } from '../helpers/sync.js';
 import { useExportRig } from './rig.js';
 
 const bin = fileURLToPath(new URL('../../bin/convex-bridge.js', import.meta.url));
+
+// The kill schedule is random but reproducible: rerun a failure with CRASH_SEED=<seed from its name>.
+const seed = seedFromEnv('CRASH_SEED', 0x5eed_c0de);
+process.stdout.write(`export-crash: CRASH_SEED=${seed}\n`);
 
 describe('export survives SIGKILL at random points', () => {
   const rig = useExportRig({ documentDeltasLimit: 8, snapshotListLimit: 40 });
   const { f } = rig;
 
-  it('loses nothing and keeps per-document order across many kills while changes keep coming', {
+  it(`loses nothing and keeps per-document order across many kills while changes keep coming (CRASH_SEED=${seed})`, {
     timeout: 120_000,
   }, async () => {
+    // Separate streams, so the kill schedule does not depend on how many writes happened meanwhile.
+    const killRandom = mulberry32(deriveSeed(seed, 0));
+    const writerRandom = mulberry32(deriveSeed(seed, 1));
+    const kills = 8;
+    const schedule: number[] = [];
+    const context = () => `CRASH_SEED=${seed}, kill delays so far ${JSON.stringify(schedule)} ms`;
+
     const { stream, exportId } = await rig.fresh();
     const table = 'crash_docs';
     const filter = { includeTables: [table] };
@@ -39,13 +53,13 @@ describe('export survives SIGKILL at random points', () => {
         } catch {
           // A patch may race a delete of the same id; the next tick writes something else.
         }
-        await new Promise((r) => setTimeout(r, 5));
+        // Chaos schedule: time passes between transactions (2 to 8 ms, 5 on average).
+        await sleep(2 + Math.floor(writerRandom() * 7));
       }
     })();
 
     const env = {
       ...process.env,
-      CONVEX_URL: f.sim.url,
       CONVEX_DEPLOY_KEY: DEPLOY_KEY,
       BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
       BRIDGE_STREAM_NAME: stream,
@@ -56,57 +70,84 @@ describe('export survives SIGKILL at random points', () => {
       BRIDGE_POLL_INTERVAL_MS: '50',
       BRIDGE_LEASE_TTL_MS: '1000',
     };
-    const kills = 8;
     const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
     let lastOwner: string | undefined;
     let killedWhileRunning = 0;
-    for (let k = 0; k < kills; k++) {
-      const child: ChildProcess = spawn(process.execPath, [bin, 'export', '--follow'], {
-        env,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr?.on('data', (c: Buffer) => {
-        stderr += c.toString();
-      });
-      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-      // Kill relative to progress, not start-up time: once this process holds the lease, anywhere
-      // from before its first page to several pages in.
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const owner = (await store.read()).lease?.owner;
-        if (owner !== undefined && owner !== lastOwner) {
+    try {
+      for (let k = 0; k < kills; k++) {
+        // Each victim reaches Convex through its own tap: its first request is the event that it
+        // holds the lease (the exporter reads nothing before acquiring it), and a request still in
+        // flight from the previous victim cannot be mistaken for this one's.
+        const tap = await startHttpTap(f.sim.url);
+        const child: ChildProcess = spawn(process.execPath, [bin, 'export', '--follow'], {
+          env: { ...env, CONVEX_URL: tap.url },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr?.on('data', (c: Buffer) => {
+          stderr += c.toString();
+        });
+        const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+        try {
+          // Kill relative to progress, not start-up time: once this process holds the lease, anywhere
+          // from before its first page to several pages in.
+          const started = await within(
+            Promise.race([tap.firstRequest().then(() => true), exited.then(() => false)]),
+            30_000,
+            () => false,
+          );
+          if (!started) {
+            child.kill('SIGKILL');
+            throw new Error(
+              `victim ${k + 1} never took the lease (exit ${child.exitCode}; ${context()}): ${stderr}`,
+            );
+          }
+          const owner = (await store.read()).lease?.owner;
+          expect(
+            owner,
+            `victim ${k + 1} read Convex without a new lease; ${context()}`,
+          ).toBeDefined();
+          expect(
+            owner,
+            `victim ${k + 1} read Convex under the previous lease; ${context()}`,
+          ).not.toBe(lastOwner);
           lastOwner = owner;
-          break;
+          const delay = Math.floor(killRandom() * 1_000);
+          schedule.push(delay);
+          await sleep(delay); // chaos schedule: the victim runs this long before it is killed
+          if (child.exitCode === null) killedWhileRunning++;
+          child.kill('SIGKILL');
+          const code = await exited;
+          if (code !== null)
+            throw new Error(
+              `victim ${k + 1} exited by itself with ${code} (${context()}): ${stderr}`,
+            );
+        } finally {
+          await tap.close();
         }
-        if (Date.now() > deadline || child.exitCode !== null)
-          throw new Error(`exporter never took the lease: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 25));
       }
-      await new Promise((r) => setTimeout(r, Math.random() * 1_000));
-      if (child.exitCode === null) killedWhileRunning++;
-      child.kill('SIGKILL');
-      const code = await exited;
-      if (code !== null) throw new Error(`exporter exited by itself with ${code}: ${stderr}`);
+    } finally {
+      live = false;
+      await writer;
     }
-    live = false;
-    await writer;
-    expect(killedWhileRunning).toBe(kills);
+    expect(killedWhileRunning, context()).toBe(kills);
 
     const publishedByVictims = (await readWholeStream(rig.kinesis(), stream)).length;
-    expect(publishedByVictims).toBeGreaterThan(0);
+    expect(publishedByVictims, context()).toBeGreaterThan(0);
 
-    // Catch up in-process; wait out the last victim's lease (1 s).
-    let outcome: Awaited<ReturnType<typeof exportChanges>> | undefined;
-    for (let i = 0; i < 40 && outcome?.status !== 'caught-up'; i++) {
-      outcome = await rig.run({ filter }, { stream, exportId });
-      if (outcome.status === 'lease-held') await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(outcome?.status).toBe('caught-up');
-    const result = await rig.verify({ stream, exportId, filter });
-    expect(result.unique).toBeGreaterThan(300 + tick);
+    // The last victim's lease outlives it by up to its TTL (1 s): let that time pass, exactly.
+    const orphan = (await store.read()).lease;
+    if (orphan)
+      while (Date.now() <= orphan.expiresAt) await sleep(orphan.expiresAt - Date.now() + 1);
+    // Catch up in-process: every victim is dead and its lease expired, so this run must get it.
+    const outcome = await rig.run({ filter }, { stream, exportId });
+    expect(outcome.status, context()).toBe('caught-up');
+    const result = await rig.verify({ stream, exportId, filter }).catch((error: unknown) => {
+      throw new Error(`${context()}: ${(error as Error).message}`, { cause: error });
+    });
+    expect(result.unique, context()).toBeGreaterThan(300 + tick);
     process.stdout.write(
-      `crash test: ${kills} kills, ${tick} writer ticks, ${publishedByVictims} records before catch-up, ${result.unique} events, ${result.duplicates} duplicates\n`,
+      `crash test (CRASH_SEED=${seed}): ${kills} kills after ${JSON.stringify(schedule)} ms, ${tick} writer ticks, ${publishedByVictims} records before catch-up, ${result.unique} events, ${result.duplicates} duplicates\n`,
     );
   });
 });

@@ -180,10 +180,19 @@ describe('export under failure', () => {
 
   it('refuses a stale holder once its lease expired and was taken over (fencing)', async () => {
     const { exportId } = await rig.fresh();
-    const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
+    // The lease's clock is injected: time passes when the test says so, not while it sleeps.
+    let clock = Date.now();
+    const store = new DynamoDbExportStore(
+      createDynamoDbClient(),
+      rig.names.table,
+      exportId,
+      () => clock,
+    );
     const first = await store.acquire('old-run', 50);
     expect(first).toBeDefined();
-    await new Promise((r) => setTimeout(r, 80));
+    clock += 49; // within its TTL the lease still holds...
+    expect(await store.acquire('new-run', 30_000)).toBeUndefined();
+    clock += 31; // ...and once it has expired, a newer run may take it over
     const second = await store.acquire('new-run', 30_000);
     expect(second?.lease.fence).toBe((first?.lease.fence ?? 0) + 1);
     const { initialExportState } = await import('../../shared/export/export-state.js');
@@ -205,7 +214,14 @@ describe('export under failure', () => {
     );
     const deps = rig.deps({ stream, exportId });
     const publish = deps.publisher.publish.bind(deps.publisher);
-    const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
+    // The newer run's clock is a second ahead, so the 1 ms lease has certainly expired for it,
+    // however quickly the first checkpoint and the takeover follow each other.
+    const store = new DynamoDbExportStore(
+      createDynamoDbClient(),
+      rig.names.table,
+      exportId,
+      () => Date.now() + 1_000,
+    );
     let published = 0;
     deps.publisher.publish = async (events, signal) => {
       published++;

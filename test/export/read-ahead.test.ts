@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { exportChanges } from '../../shared/export/export-changes.js';
 import { ReadAhead } from '../../shared/export/read-ahead.js';
+import type { ChangeFeed, FeedPage } from '../../shared/ports/change-feed.js';
+import type { EventPublisher } from '../../shared/ports/event-publisher.js';
+import type { ExportStateStore } from '../../shared/ports/export-state-store.js';
 import { MemoryMetrics } from '../../shared/ports/observability.js';
+import { afterPendingCallbacks, deferred, within } from '../helpers/sync.js';
 import { useExportRig } from './rig.js';
 
 type Page = { readonly id: number; readonly events: readonly number[]; readonly kind: string };
@@ -42,7 +46,7 @@ describe('ReadAhead', () => {
     const pushing = ahead.push(page(3, 1)).then((ok) => {
       third = ok;
     });
-    await new Promise((r) => setTimeout(r, 20));
+    await afterPendingCallbacks(); // the push has gone as far as it can without a take
     expect(third).toBe(false);
     expect(ids(await ahead.take(sameKind, 100))).toEqual([1, 2]);
     await pushing;
@@ -83,20 +87,69 @@ describe('export with a slow sink', () => {
     await rig.run({ filter }, { stream, exportId });
     for (let t = 0; t < 60; t++) rig.f.write([{ op: 'insert', table: 'ra_docs', doc: { t } }]);
     const deps = rig.deps({ stream, exportId });
-    const publish = deps.publisher.publish.bind(deps.publisher);
+
+    // The feed reports each page it hands to the reader; the reader queues a page as soon as its
+    // read resolves (promise reactions only), so after the last page's read and one round of
+    // pending callbacks, every page is queued.
+    const read: FeedPage[] = [];
+    const lastPageRead = deferred();
+    const feed: ChangeFeed = {
+      start: () => deps.feed.start(),
+      read: async (position, options) => {
+        const page = await deps.feed.read(position, options);
+        if (page.kind === 'page') {
+          read.push(page);
+          if (page.caughtUp) lastPageRead.resolve();
+        }
+        return page;
+      },
+    };
+    // A sink slower than the source: the first publish is held until the reader has queued
+    // everything behind it. The time limit only makes an exporter that does not read ahead fail
+    // in seconds instead of hanging.
+    let stalledAfter: number | undefined; // pages read when the reader stopped short
     const batches: number[] = [];
-    deps.publisher.publish = async (events, signal) => {
-      batches.push(events.length);
-      await new Promise((r) => setTimeout(r, 100)); // a sink slower than the source
-      return publish(events, signal);
+    const publisher: EventPublisher = {
+      publish: async (events, signal) => {
+        batches.push(events.length);
+        if (batches.length === 1) {
+          await within(lastPageRead.promise, 5_000, () => {
+            stalledAfter = read.length;
+          });
+          await afterPendingCallbacks();
+        }
+        return deps.publisher.publish(events, signal);
+      },
+    };
+    // Which publishes each checkpoint came after.
+    const checkpoints: number[] = [];
+    const store: ExportStateStore = {
+      acquire: (owner, ttlMs) => deps.store.acquire(owner, ttlMs),
+      checkpoint: (lease, state, ttlMs) => {
+        checkpoints.push(batches.length);
+        return deps.store.checkpoint(lease, state, ttlMs);
+      },
+      release: (lease) => deps.store.release(lease),
+      read: () => deps.store.read(),
     };
     const metrics = new MemoryMetrics();
-    const outcome = await exportChanges({ ...deps, metrics }, rig.baseOptions({ filter }));
+    const outcome = await exportChanges(
+      { ...deps, feed, publisher, store, metrics },
+      rig.baseOptions({ filter }),
+    );
+    expect(
+      stalledAfter,
+      `the reader stopped after ${stalledAfter} pages while the first publish was in flight`,
+    ).toBeUndefined();
     expect(outcome).toMatchObject({ status: 'caught-up', events: 60 });
-    // 60 one-write transactions at 8 rows a page are 8 pages; fewer publishes means batching.
-    expect(metrics.totals.get('Pages')).toBe(outcome.status === 'caught-up' ? outcome.pages : -1);
-    expect(batches.length).toBeLessThan(outcome.status === 'caught-up' ? outcome.pages : 0);
-    expect(Math.max(...batches)).toBeGreaterThan(8);
+    const pages = outcome.status === 'caught-up' ? outcome.pages : -1;
+    // 60 one-write transactions at 8 rows a page are 8 pages: the first goes out alone, the seven
+    // that queued up behind it go out as one batch with one checkpoint.
+    expect(read.map((p) => p.events.length)).toEqual([8, 8, 8, 8, 8, 8, 8, 4]);
+    expect(pages).toBe(read.length);
+    expect(metrics.totals.get('Pages')).toBe(pages);
+    expect(batches).toEqual([8, 52]);
+    expect(checkpoints).toEqual([1, 2]);
     await rig.verify({ stream, exportId, filter });
   });
 });

@@ -1,22 +1,21 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parsePage } from '../helpers/lossless.js';
 import { useSimulator } from '../helpers/simulator.js';
 
 // docs/convex-api.md §11.9: selection semantics, including the silent fall-back to everything.
 describe('simulator selection', () => {
   const f = useSimulator();
-  const tablesIn = async (body: object) => {
+  /** Every `component/table` with a row in the whole snapshot, following cursors page by page. */
+  const collectTables = async (
+    request: (more: { cursor?: string; snapshot?: string }) => ReturnType<typeof f.call>,
+  ) => {
     const tables = new Set<string>();
     let cursor: string | null = null;
     let snapshot: string | undefined;
     for (;;) {
-      const res = await f.call('/api/list_snapshot', {
-        method: 'POST',
-        body: JSON.stringify({ ...body, ...(cursor ? { cursor } : {}) }).replace(
-          /}$/,
-          snapshot ? `,"snapshot":${snapshot}}` : '}',
-        ),
-        headers: { 'content-type': 'application/json' },
+      const res = await request({
+        ...(cursor ? { cursor } : {}),
+        ...(snapshot ? { snapshot } : {}),
       });
       expect(res.status).toBe(200);
       const page = parsePage(res.text);
@@ -26,13 +25,36 @@ describe('simulator selection', () => {
       if (!page.hasMore) return [...tables].sort();
     }
   };
+  /** Through POST with a JSON body (the snapshot is an int64, so it is spliced in as a number). */
+  const tablesIn = (body: object) =>
+    collectTables(({ cursor, snapshot }) =>
+      f.call('/api/list_snapshot', {
+        method: 'POST',
+        body: JSON.stringify({ ...body, ...(cursor ? { cursor } : {}) }).replace(
+          /}$/,
+          snapshot ? `,"snapshot":${snapshot}}` : '}',
+        ),
+        headers: { 'content-type': 'application/json' },
+      }),
+    );
+  /** Through GET with query parameters. */
+  const tablesInQuery = (query: Record<string, string>) =>
+    collectTables((more) =>
+      f.call(`/api/list_snapshot?${new URLSearchParams({ ...query, ...more })}`),
+    );
 
-  it('prepares tables in two components', () => {
+  // Every test reads these tables in two components; none leaves a row behind in them.
+  const everything = ['/posts', '/users', 'chat/users'];
+  beforeAll(() => {
     f.write([
       { op: 'insert', table: 'users', doc: { name: 'a', ssn: '1' } },
       { op: 'insert', table: 'posts', doc: { t: 'x' } },
       { op: 'insert', table: 'users', component: 'chat', doc: { name: 'b' } },
     ]);
+  });
+
+  it('lists every table of both components without a selection', async () => {
+    expect(await tablesIn({})).toEqual(everything);
   });
 
   it('selects one root table by tableName or table_name', async () => {
@@ -52,24 +74,21 @@ describe('simulator selection', () => {
     };
     expect(await tablesIn({ selection })).toEqual(['/users']);
     const res = await f.call('/api/list_snapshot', { method: 'POST', body: { selection } });
-    const row = parsePage(res.text).values[0];
-    expect(row).toMatchObject({ name: 'a', _id: expect.any(String) });
-    expect(row).not.toHaveProperty('ssn');
+    const rows = parsePage(res.text).values;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ name: 'a', _id: expect.any(String) });
+    expect(rows[0]).not.toHaveProperty('ssn');
   });
 
   it('silently exports everything when the selection object is malformed', async () => {
     const typo = { _other: 'include', '': { _other: 'excluded' } };
-    expect(await tablesIn({ selection: typo })).toEqual(['/posts', '/users', 'chat/users']);
-    expect(await tablesIn({ selection: { '': 'excluded' } })).toEqual([
-      '/posts',
-      '/users',
-      'chat/users',
-    ]);
+    expect(await tablesIn({ selection: typo })).toEqual(everything);
+    expect(await tablesIn({ selection: { '': 'excluded' } })).toEqual(everything);
   });
 
   it('falls back to everything for an unknown GET key like selection=', async () => {
-    const res = await f.call('/api/list_snapshot?selection=users');
-    expect(res.status).toBe(200);
+    expect(await tablesInQuery({ selection: 'users' })).toEqual(everything);
+    expect(await tablesInQuery({ tableName: 'users' })).toEqual(['/users']); // a known key does select
   });
 
   it('answers invalid names with the generic 500 and unknown tables with empty results', async () => {
@@ -107,6 +126,7 @@ describe('simulator selection', () => {
     });
     const rows = parsePage(res.text).values;
     expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({ _table: 'users', _id: ids[0], name: 'c' });
     expect(rows[0]).not.toHaveProperty('ssn');
     expect(Object.keys(rows[1] ?? {})).toEqual(['_component', '_table', '_ts', '_deleted', '_id']);
   });
