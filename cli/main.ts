@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/errors.js';
-import { EXIT, UsageError } from './output.js';
+import { EXIT, forTerminal, UsageError } from './output.js';
 
 // Each command's module (and with it the AWS SDK, the Convex client, local mode and the simulator)
 // is imported only when that command runs, so `--help` and `status` start fast. Keep it that way:
@@ -168,7 +168,7 @@ main(process.argv.slice(2)).then(
       error instanceof UsageError ||
       error instanceof ConfigError ||
       (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`convex-bridge: ${(error as Error).message}\n`);
+    process.stderr.write(`convex-bridge: ${forTerminal((error as Error).message)}\n`);
     process.exitCode = usage ? EXIT.usage : EXIT.failed;
   },
 );

@@ -10,11 +10,26 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * Errors and logs redact the deployment's host (they may reach CloudWatch or the state table).
+ * In the terminal of the user who set CONVEX_URL, the host is theirs to see: put it back.
+ */
+export function forTerminal(text: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (!text.includes('[deployment]')) return text;
+  let host: string | undefined;
+  try {
+    host = new URL(env.CONVEX_URL?.trim() ?? '').host || undefined;
+  } catch {
+    host = undefined;
+  }
+  return host ? text.split('[deployment]').join(host) : text;
+}
+
 /** JSON log lines on stderr, so stdout stays for results. */
 export function stderrLog(verbose: boolean): LogSink {
   const write = (level: string, message: string, fields?: Record<string, unknown>) => {
     if (level === 'info' && !verbose) return;
-    process.stderr.write(`${JSON.stringify({ level, message, ...fields })}\n`);
+    process.stderr.write(`${forTerminal(JSON.stringify({ level, message, ...fields }))}\n`);
   };
   return {
     info: (m, f) => write('info', m, f),

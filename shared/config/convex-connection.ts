@@ -6,9 +6,7 @@ export type DeployKeySource = { readonly value: string } | { readonly secretId: 
 
 /** The settings every Convex-facing command and function shares; merge into larger schemas. */
 export const convexConnectionShape = {
-  CONVEX_URL: z
-    .string({ message: 'is required (the deployment URL, https://<name>.convex.cloud)' })
-    .min(1),
+  CONVEX_URL: z.string({ message: 'is required (the deployment URL)' }).min(1),
   CONVEX_DEPLOY_KEY: z.string().min(1).optional(),
   CONVEX_DEPLOY_KEY_SECRET_ID: z.string().min(1).optional(),
   BRIDGE_ALLOW_INSECURE_LOOPBACK: z.enum(['true', 'false']).default('false'),
@@ -29,7 +27,11 @@ export const deployKeyRequired: [
   { message: string; path: PropertyKey[] },
 ] = [
   (e) => e.CONVEX_DEPLOY_KEY !== undefined || e.CONVEX_DEPLOY_KEY_SECRET_ID !== undefined,
-  { message: 'set CONVEX_DEPLOY_KEY or CONVEX_DEPLOY_KEY_SECRET_ID', path: ['CONVEX_DEPLOY_KEY'] },
+  {
+    message:
+      'is not set: set CONVEX_DEPLOY_KEY or CONVEX_DEPLOY_KEY_SECRET_ID, e.g. CONVEX_DEPLOY_KEY=prod:<deployment>|<key> or CONVEX_DEPLOY_KEY_SECRET_ID=<secret name or ARN>',
+    path: ['CONVEX_DEPLOY_KEY'],
+  },
 ];
 
 export interface ConvexConnection {

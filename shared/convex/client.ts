@@ -349,8 +349,8 @@ export class ConvexClient {
     } catch (error) {
       if (outer?.aborted) throw error;
       const reason = timeout.aborted
-        ? `timed out after ${this.timeoutMs} ms`
-        : `failed before a complete response: ${this.redact(describe(error))}`;
+        ? `timed out after ${this.timeoutMs} ms (BRIDGE_CONVEX_TIMEOUT_MS)`
+        : `failed before a complete response: ${this.redact(describe(error))} (CONVEX_URL=${this.redact(this.origin.origin)})`;
       // No `cause`: Node's network errors name the host, which must not reach logs.
       throw new RetryableConvexError(`Convex ${endpoint} ${reason}`, { endpoint });
     }

@@ -7,9 +7,11 @@ import {
   createKinesisClient,
   createS3Client,
   createSecretsManagerClient,
+  lastFailure,
 } from '../aws/clients.js';
 import type { ExportConfig } from '../export/config.js';
 import type { ExportDeps, ExportOptions } from '../export/export-changes.js';
+import { type EventPublisher, PublishError } from '../ports/event-publisher.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';
 import { connectToConvex } from './convex.js';
 
@@ -20,12 +22,16 @@ export async function buildExportDeps(
 ): Promise<ExportDeps> {
   const convex = await connectToConvex(config.convex, () => createSecretsManagerClient(), sinks);
   const feed = new ConvexLegacyFeed(convex, config.valueFormat);
-  const publisher = new KinesisEventPublisher(createKinesisClient(), {
-    streamName: config.streamName,
-    maxRecordBytes: config.maxRecordBytes,
-    claimCheck: new S3ClaimCheckStore(createS3Client(), config.oversizeBucket),
-    concurrency: config.publishConcurrency,
-  });
+  const kinesis = createKinesisClient();
+  const publisher = explainPublishFailures(
+    new KinesisEventPublisher(kinesis, {
+      streamName: config.streamName,
+      maxRecordBytes: config.maxRecordBytes,
+      claimCheck: new S3ClaimCheckStore(createS3Client(), config.oversizeBucket),
+      concurrency: config.publishConcurrency,
+    }),
+    kinesis,
+  );
   const store = new DynamoDbExportStore(createDynamoDbClient(), config.stateTable, config.exportId);
   return { feed, store, publisher, metrics: sinks.metrics, log: sinks.log };
 }
@@ -39,5 +45,25 @@ export function exportOptionsFrom(
     pollIntervalMs: config.pollIntervalMs,
     leaseTtlMs: config.leaseTtlMs,
     filter: config.filter,
+  };
+}
+
+/**
+ * The publisher retries failed PutRecords calls itself and then reports how many records are still
+ * failing; this adds the last failure of the Kinesis client during that publish (which names the
+ * stream setting and the endpoint) as the message's end and the error's cause.
+ */
+export function explainPublishFailures(publisher: EventPublisher, kinesis: object): EventPublisher {
+  return {
+    publish: async (events, signal) => {
+      const started = Date.now();
+      try {
+        return await publisher.publish(events, signal);
+      } catch (error) {
+        const last = lastFailure(kinesis, started);
+        if (!(error instanceof PublishError) || error.cause !== undefined || !last) throw error;
+        throw new PublishError(`${error.message}; last failure: ${last.message}`, { cause: last });
+      }
+    },
   };
 }

@@ -231,7 +231,9 @@ describe('ConvexClient against the simulator', () => {
       .listSnapshot()
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryableConvexError);
-    expect((error as Error).message).toBe('Convex /api/list_snapshot timed out after 150 ms');
+    expect((error as Error).message).toBe(
+      'Convex /api/list_snapshot timed out after 150 ms (BRIDGE_CONVEX_TIMEOUT_MS)',
+    );
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
 

@@ -70,6 +70,10 @@ describe('convex-bridge CLI (export side)', () => {
   it('fails with exit 2 and names the missing settings', async () => {
     const result = await cli(['export'], { CONVEX_URL: '', BRIDGE_STREAM_NAME: '' });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('BRIDGE_STATE_TABLE: is required');
+    expect(result.stderr).toContain(
+      'BRIDGE_STATE_TABLE is required (the DynamoDB table for cursors and the lease), e.g. BRIDGE_STATE_TABLE=convex-bridge-state',
+    );
+    // Empty variables count as unset (issue 15 (6)).
+    expect(result.stderr).toContain('CONVEX_URL is required');
   });
 });
