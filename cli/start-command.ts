@@ -1,3 +1,4 @@
+import { ConfigError } from '../shared/errors.js';
 import { EXIT, UsageError } from './output.js';
 
 function count(raw: string | undefined, name: string, fallback: number, max: number): number {
@@ -15,6 +16,7 @@ export async function startCommand(flags: {
   writes: string | undefined;
   import: boolean;
 }): Promise<number> {
+  deploymentOrDemo(process.env);
   const options = {
     docs: count(flags.docs, 'docs', 20_000, 2_000_000),
     latencyMs: count(flags.latency, 'latency', 20, 10_000),
@@ -40,4 +42,22 @@ export async function startCommand(flags: {
     process.off('SIGTERM', onSignal);
   }
   return EXIT.ok;
+}
+
+/**
+ * Both CONVEX_URL and CONVEX_DEPLOY_KEY mean "read that deployment"; neither means "run the demo
+ * on the simulator". One without the other is a mistake to name, not a reason to run the demo.
+ */
+export function deploymentOrDemo(env: NodeJS.ProcessEnv): 'deployment' | 'demo' {
+  const url = Boolean(env.CONVEX_URL?.trim());
+  const key = Boolean(env.CONVEX_DEPLOY_KEY?.trim());
+  if (url && !key)
+    throw new ConfigError(
+      'CONVEX_URL is set but CONVEX_DEPLOY_KEY is not: set CONVEX_DEPLOY_KEY to a deploy key of that deployment (e.g. CONVEX_DEPLOY_KEY=prod:<deployment>|<key>), or unset CONVEX_URL to run the demo on the local simulator',
+    );
+  if (key && !url)
+    throw new ConfigError(
+      'CONVEX_DEPLOY_KEY is set but CONVEX_URL is not: set CONVEX_URL to the deployment (e.g. CONVEX_URL=https://happy-animal-123.convex.cloud), or unset CONVEX_DEPLOY_KEY to run the demo on the local simulator',
+    );
+  return url ? 'deployment' : 'demo';
 }

@@ -21,12 +21,33 @@ The bridge's integration tests and local mode use moto (python) for DynamoDB, SQ
 This machine kind ships it in its pyenv python3. Elsewhere: pip install "moto[server]" (moto 5.x),
 or set MOTO_PYTHON to a python interpreter that can 'import moto.server, flask, flask_cors'.`;
 
-/** moto cannot come from Debian or (here) PyPI, so look for a python that already has it. */
-export function findMotoPython(): string {
-  const candidates = [process.env.MOTO_PYTHON, 'python3', '/usr/bin/python3', 'python'].filter(
-    (c): c is string => typeof c === 'string' && c.length > 0,
-  );
-  for (const candidate of candidates) {
+/**
+ * moto cannot come from Debian or (here) PyPI, so look for a python that already has it. A
+ * MOTO_PYTHON that is set is the one to use: when it does not run or lacks moto, that is an error,
+ * not a reason to try another python.
+ */
+export function findMotoPython(env: NodeJS.ProcessEnv = process.env): string {
+  const chosen = env.MOTO_PYTHON?.trim();
+  if (chosen) {
+    const probe = spawnSync(chosen, ['-c', 'import moto.server, flask, flask_cors'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    if (probe.error) {
+      const code = (probe.error as NodeJS.ErrnoException).code;
+      throw new Error(
+        `MOTO_PYTHON=${chosen} ${code === 'ENOENT' ? 'does not exist' : `cannot be run (${code ?? probe.error.message})`}: point it at a python interpreter with moto, or unset it to use python3 from PATH`,
+      );
+    }
+    if (probe.status !== 0) {
+      const why = (probe.stderr ?? '').trim().split('\n').at(-1) ?? '';
+      throw new Error(
+        `MOTO_PYTHON=${chosen} cannot import moto.server, flask and flask_cors${why ? ` (${why})` : ''}: pip install "moto[server]" into it, or unset MOTO_PYTHON to use python3 from PATH`,
+      );
+    }
+    return chosen;
+  }
+  for (const candidate of ['python3', '/usr/bin/python3', 'python']) {
     const probe = spawnSync(candidate, ['-c', 'import moto.server, flask, flask_cors'], {
       stdio: 'ignore',
     });

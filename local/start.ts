@@ -10,6 +10,7 @@ import {
   createSqsClient,
 } from '../shared/aws/clients.js';
 import { ENV } from '../shared/env.js';
+import { ConfigError } from '../shared/errors.js';
 import { loadExportConfig } from '../shared/export/config.js';
 import { ExportResyncRequiredError, exportChanges } from '../shared/export/export-changes.js';
 import { tablePredicate } from '../shared/export/table-filter.js';
@@ -70,7 +71,15 @@ export async function runLocalBridge(
 ): Promise<void> {
   const say = (text: string) => out.write(`${text}\n`);
   const started: { name: string; stop: () => Promise<void> | void }[] = [];
-  const real = Boolean(env[ENV.convexUrl] && env[ENV.deployKey]);
+  const url = env[ENV.convexUrl]?.trim();
+  const key = env[ENV.deployKey]?.trim();
+  if (Boolean(url) !== Boolean(key))
+    throw new ConfigError(
+      url
+        ? `${ENV.convexUrl} is set but ${ENV.deployKey} is not: set both to read a deployment, neither for the demo`
+        : `${ENV.deployKey} is set but ${ENV.convexUrl} is not: set both to read a deployment, neither for the demo`,
+    );
+  const real = Boolean(url && key);
   try {
     say('starting local AWS stand-ins (moto, kinesalite)…');
     const aws = await startLocalAws();
