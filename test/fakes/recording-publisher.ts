@@ -1,0 +1,125 @@
+import {
+  type ChangeEvent,
+  type ChangeOp,
+  serializeEvent,
+} from '../../shared/events/change-event.js';
+import {
+  type EventPublisher,
+  PublishError,
+  type PublishResult,
+} from '../../shared/ports/event-publisher.js';
+import { CountWaiters, type Hold, HoldPoint } from './sync.js';
+
+export interface PublishCall {
+  readonly events: readonly ChangeEvent[];
+  outcome: 'pending' | 'published' | 'failed';
+}
+
+type Plan =
+  | { readonly kind: 'fail'; readonly partial: number; readonly message: string }
+  | { readonly kind: 'hang' }
+  | { readonly kind: 'hold'; readonly point: HoldPoint<readonly ChangeEvent[]> };
+
+/**
+ * A stream in memory: `published` holds every event that reached it, in order, across calls
+ * (repeats included, as Kinesis would keep them). Calls are numbered from 1; a call can be made
+ * to fail (optionally after a prefix of its events landed), hang until its signal aborts, or be
+ * held until the test releases it.
+ */
+export class RecordingPublisher implements EventPublisher {
+  readonly published: ChangeEvent[] = [];
+  readonly calls: PublishCall[] = [];
+  /** Called as each publish starts, with its 1-based number (to change the world mid-run). */
+  onPublish: ((events: readonly ChangeEvent[], call: number) => void) | undefined;
+  private readonly plans = new Map<number, Plan>();
+  private readonly callCount = new CountWaiters(() => this.calls.length);
+
+  /** Call `n` (default: the next one) throws PublishError after `partial` of its events landed. */
+  fail(options: { call?: number; partial?: number; message?: string } = {}): void {
+    this.plans.set(options.call ?? this.calls.length + 1, {
+      kind: 'fail',
+      partial: options.partial ?? 0,
+      message: options.message ?? 'Kinesis: InternalFailure for 1 of the records',
+    });
+  }
+
+  /** Call `n` (default: the next) never completes until its signal aborts, then throws PublishError. */
+  hang(call = this.calls.length + 1): void {
+    this.plans.set(call, { kind: 'hang' });
+  }
+
+  /** Call `n` (default: the next) waits for the test: `release()` publishes it, `fail(e)` throws e. */
+  hold(call = this.calls.length + 1): Hold<readonly ChangeEvent[]> {
+    const point = new HoldPoint<readonly ChangeEvent[]>();
+    this.plans.set(call, { kind: 'hold', point });
+    return point;
+  }
+
+  /** Drops every planned failure, hang and hold not yet used. */
+  clearPlans(): void {
+    this.plans.clear();
+  }
+
+  /** Resolves once `n` publish calls have started. */
+  callsReach(n: number): Promise<void> {
+    return this.callCount.until(n);
+  }
+
+  /** Successful calls' events, one array per call. */
+  get batches(): ChangeEvent[][] {
+    return this.calls.filter((c) => c.outcome === 'published').map((c) => [...c.events]);
+  }
+
+  async publish(events: readonly ChangeEvent[], signal?: AbortSignal): Promise<PublishResult> {
+    const call: PublishCall = { events: [...events], outcome: 'pending' };
+    this.calls.push(call);
+    const n = this.calls.length;
+    this.callCount.check();
+    this.onPublish?.(events, n);
+    const plan = this.plans.get(n);
+    this.plans.delete(n);
+    try {
+      await Promise.resolve();
+      if (plan?.kind === 'hold') await plan.point.wait(events);
+      if (plan?.kind === 'hang') await hangUntil(signal);
+      if (plan?.kind === 'fail') {
+        this.published.push(...events.slice(0, plan.partial));
+        throw new PublishError(plan.message);
+      }
+    } catch (error) {
+      call.outcome = 'failed';
+      throw error instanceof PublishError
+        ? error
+        : new PublishError(`publish failed: ${String(error)}`, { cause: error });
+    }
+    this.published.push(...events);
+    call.outcome = 'published';
+    return result(events);
+  }
+}
+
+function hangUntil(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise((_, reject) => {
+    if (!signal) return; // hangs for good: a Lambda killed mid-call
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+function result(events: readonly ChangeEvent[]): PublishResult {
+  const byOp: Record<ChangeOp, number> = { snapshot: 0, upsert: 0, delete: 0 };
+  let bytes = 0;
+  for (const e of events) {
+    byOp[e.op]++;
+    bytes += Buffer.byteLength(serializeEvent(e));
+  }
+  return {
+    records: events.length,
+    bytes,
+    calls: events.length > 0 ? 1 : 0,
+    retriedRecords: 0,
+    throttledRecords: 0,
+    claimChecks: 0,
+    byOp,
+  };
+}
