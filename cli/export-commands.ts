@@ -9,7 +9,7 @@ import {
   createS3Client,
   createSqsClient,
 } from '../shared/aws/clients.js';
-import { parseEnv } from '../shared/config/parse-env.js';
+import { intSetting, parseEnv } from '../shared/config/parse-env.js';
 import { ENV } from '../shared/env.js';
 import { loadExportConfig } from '../shared/export/config.js';
 import {
@@ -30,13 +30,25 @@ import {
   unusable,
 } from '../shared/setup/ensure-resources.js';
 import { buildExportDeps, exportOptionsFrom } from '../shared/wiring/export.js';
-import { EXIT, print, stderrLog, UsageError } from './output.js';
+import { followExport } from '../shared/wiring/follow-export.js';
+import { EXIT, forTerminal, print, stderrLog, UsageError } from './output.js';
 
 const owner = () => `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+
+const followSchema = z.object({
+  /** The longest wait between tries while a service is down (export --follow). */
+  BRIDGE_FOLLOW_RETRY_MAX_MS: intSetting(1_000, 600_000, 30_000),
+});
+
+const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
+
+/** A line about the follower's own state (waiting, resumed) on stderr; stdout keeps results. */
+const note = (text: string) => process.stderr.write(`export: ${forTerminal(text)}\n`);
 
 /** `export [--follow]`: run the exporter here until caught up, or keep following until Ctrl-C. */
 export async function exportCommand(flags: { follow: boolean; verbose: boolean }): Promise<number> {
   const config = loadExportConfig(process.env);
+  const followSettings = flags.follow ? parseEnv(followSchema, process.env) : undefined;
   const metrics = new MemoryMetrics();
   const log = stderrLog(flags.verbose);
   const deps = await buildExportDeps(config, { metrics, log });
@@ -44,37 +56,67 @@ export async function exportCommand(flags: { follow: boolean; verbose: boolean }
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const run = {
+    ...exportOptionsFrom(config),
+    owner: owner(),
+    remainingMs: () => Number.POSITIVE_INFINITY,
+    signal: stop.signal,
+  };
+  const totals = () => {
+    const t = metrics.totals;
+    return `(snapshot ${t.get('SnapshotEvents') ?? 0}, upsert ${t.get('UpsertEvents') ?? 0}, delete ${t.get('DeleteEvents') ?? 0})`;
+  };
   try {
-    for (;;) {
-      const outcome = await exportChanges(deps, {
-        ...exportOptionsFrom(config),
-        owner: owner(),
-        remainingMs: () => Number.POSITIVE_INFINITY,
-        follow: flags.follow,
-        signal: stop.signal,
+    if (followSettings) {
+      // Outages are waited out (capped backoff, lease kept); Ctrl-C stops and releases the lease.
+      const outcome = await followExport(deps, run, {
+        retry: { baseMs: 1_000, maxMs: followSettings.BRIDGE_FOLLOW_RETRY_MAX_MS },
+        events: {
+          waiting: (w) =>
+            note(
+              `waiting: ${w.reason} (try ${w.attempt} failed, down for ${seconds(w.downForMs)}, next try in ${seconds(w.retryInMs)}${w.leaseKept ? ', lease kept' : ''})`,
+            ),
+          resumed: (r) => note(`resumed after ${seconds(r.downForMs)} down`),
+          leaseHeld: (h) =>
+            note(
+              `waiting: the export lease is held by ${h.holder ?? 'another run'}; trying again in ${seconds(h.retryInMs)}`,
+            ),
+        },
       });
-      if (outcome.status === 'lease-held') {
-        if (!flags.follow) {
-          print(`export lease is held by ${outcome.holder ?? 'another run'}; try again later`);
-          return EXIT.leaseHeld;
-        }
-        // Following: wait for the holder to finish or its lease to expire.
-        await new Promise((r) => setTimeout(r, Math.min(config.leaseTtlMs / 4, 5_000)));
-        if (stop.signal.aborted) return EXIT.ok;
-        continue;
-      }
       if (outcome.status === 'lease-lost') {
         print(`export stopped after ${outcome.events} events: another run took the lease over`);
         return EXIT.leaseHeld;
       }
-      const t = metrics.totals;
+      const events = metrics.totals;
+      const published =
+        (events.get('SnapshotEvents') ?? 0) +
+        (events.get('UpsertEvents') ?? 0) +
+        (events.get('DeleteEvents') ?? 0);
       print(
-        `export ${outcome.status}: ${outcome.events} events in ${outcome.pages} pages ` +
-          `(snapshot ${t.get('SnapshotEvents') ?? 0}, upsert ${t.get('UpsertEvents') ?? 0}, delete ${t.get('DeleteEvents') ?? 0}); ` +
-          `phase ${outcome.state.position.phase}`,
+        `export stopped: ${published} events ${totals()}${
+          outcome.status === 'stopped-while-waiting'
+            ? ', while waiting for a service to come back'
+            : 'state' in outcome
+              ? `; phase ${outcome.state.position.phase}`
+              : ''
+        }`,
       );
       return EXIT.ok;
     }
+    const outcome = await exportChanges(deps, { ...run, follow: false });
+    if (outcome.status === 'lease-held') {
+      print(`export lease is held by ${outcome.holder ?? 'another run'}; try again later`);
+      return EXIT.leaseHeld;
+    }
+    if (outcome.status === 'lease-lost') {
+      print(`export stopped after ${outcome.events} events: another run took the lease over`);
+      return EXIT.leaseHeld;
+    }
+    print(
+      `export ${outcome.status}: ${outcome.events} events in ${outcome.pages} pages ${totals()}; ` +
+        `phase ${outcome.state.position.phase}`,
+    );
+    return EXIT.ok;
   } catch (error) {
     if (error instanceof ExportResyncRequiredError) {
       print(error.message);

@@ -36,6 +36,11 @@ export class FlowStats {
   readonly imports = { batches: 0, imported: 0, quarantined: 0, retried: 0, requests: 0 };
   lastError: string | undefined;
   changeSeq = 0;
+  /** Parts waiting for a service to come back, with why; shown until they resume. */
+  readonly waiting = new Map<string, string>();
+  /** Waits and resumptions, numbered so a plain-text view prints each once. */
+  readonly notices: { seq: number; at: number; text: string }[] = [];
+  noticeSeq = 0;
   private readonly lags: number[] = [];
   private readonly samples: { at: number; docs: number }[] = [];
 
@@ -70,6 +75,23 @@ export class FlowStats {
     this.samples.push({ at: now, docs: this.snapshotDocs });
     while (this.samples.length > 2 && (this.samples[0]?.at ?? now) < now - RATE_WINDOW_MS)
       this.samples.shift();
+  }
+
+  /** `part` (the exporter, the importer) waits for a service: `why` names it and the cause. */
+  wait(part: string, why: string, now: number): void {
+    this.waiting.set(part, why);
+    this.notice(`waiting   ${part}: ${why}`, now);
+  }
+
+  /** `part` works again after waiting. */
+  resume(part: string, detail: string, now: number): void {
+    if (!this.waiting.delete(part)) return;
+    this.notice(`resumed   ${part} ${detail}`, now);
+  }
+
+  private notice(text: string, now: number): void {
+    this.notices.push({ seq: ++this.noticeSeq, at: now, text });
+    if (this.notices.length > RECENT) this.notices.shift();
   }
 
   /** The exporter moved from the snapshot to the change log. */

@@ -72,6 +72,7 @@ export function renderDashboard(header: ViewHeader, stats: FlowStats, now: numbe
   stats.recent.forEach((c, index) => {
     lines.push(`${label(index === 0 ? 'Recent' : '')}${changeLine(c)}`);
   });
+  for (const [part, why] of stats.waiting) lines.push(`${label('Waiting')}${part}: ${why}`);
   if (stats.lastError) lines.push('', `Last error: ${stats.lastError}`);
   return lines;
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
 import { SqsMessageQueue } from '../shared/adapters/sqs-message-queue.js';
 import {
   createDynamoDbClient,
@@ -9,10 +10,11 @@ import {
   createSecretsManagerClient,
   createSqsClient,
 } from '../shared/aws/clients.js';
+import { intSetting, parseEnv } from '../shared/config/parse-env.js';
 import { ENV } from '../shared/env.js';
 import { ConfigError } from '../shared/errors.js';
 import { loadExportConfig } from '../shared/export/config.js';
-import { ExportResyncRequiredError, exportChanges } from '../shared/export/export-changes.js';
+import { ExportResyncRequiredError } from '../shared/export/export-changes.js';
 import { tablePredicate } from '../shared/export/table-filter.js';
 import { loadImportConfig } from '../shared/import/config.js';
 import { drainQueue } from '../shared/import/drain-queue.js';
@@ -26,6 +28,7 @@ import {
 } from '../shared/setup/ensure-resources.js';
 import { connectToConvex } from '../shared/wiring/convex.js';
 import { buildExportDeps, exportOptionsFrom } from '../shared/wiring/export.js';
+import { followExport } from '../shared/wiring/follow-export.js';
 import { buildImportDeps, importOptionsFrom } from '../shared/wiring/import.js';
 import { seedDemoData } from '../simulator/demo-data.js';
 import { type Simulator, startSimulator } from '../simulator/server.js';
@@ -57,6 +60,8 @@ const NAMES = {
 };
 
 const RETRY_AFTER_ERROR_MS = 5_000;
+
+const followSchema = z.object({ BRIDGE_FOLLOW_RETRY_MAX_MS: intSetting(1_000, 600_000, 30_000) });
 
 /**
  * `npm start`: local AWS stand-ins, the simulator with demo data (or a real deployment from
@@ -154,19 +159,38 @@ export async function runLocalBridge(
       },
       store: watchPhase(exportDeps.store, () => stats.snapshotFinished(Date.now())),
     };
+    const followRetry = parseEnv(followSchema, env);
     loops.push(
       keepRunning('exporter', stats, signal, async () => {
-        const outcome = await exportChanges(deps, {
-          ...exportOptionsFrom(exportConfig),
-          owner: `local:${hostname()}:${process.pid}`,
-          remainingMs: () => Number.POSITIVE_INFINITY,
-          follow: true,
-          signal,
-        });
-        if (outcome.status === 'lease-held' || outcome.status === 'lease-lost') {
-          stats.lastError = 'exporter: another run holds the export lease; waiting for it';
-          await sleep(RETRY_AFTER_ERROR_MS, undefined, { signal }).catch(() => {});
-        }
+        // Outages are waited out here, with the lease kept; keepRunning reruns after other errors.
+        await followExport(
+          deps,
+          {
+            ...exportOptionsFrom(exportConfig),
+            owner: `local:${hostname()}:${process.pid}`,
+            remainingMs: () => Number.POSITIVE_INFINITY,
+            signal,
+          },
+          {
+            retry: { baseMs: 1_000, maxMs: followRetry.BRIDGE_FOLLOW_RETRY_MAX_MS },
+            events: {
+              waiting: (w) =>
+                stats.wait(
+                  'exporter',
+                  `${w.reason} (try ${w.attempt} failed, next in ${Math.round(w.retryInMs / 1000)} s)`,
+                  Date.now(),
+                ),
+              resumed: (r) =>
+                stats.resume('exporter', `after ${Math.round(r.downForMs / 1000)} s`, Date.now()),
+              leaseHeld: (h) =>
+                stats.wait(
+                  'exporter',
+                  `the export lease is held by ${h.holder ?? 'another run'}`,
+                  Date.now(),
+                ),
+            },
+          },
+        );
       }),
     );
 

@@ -43,6 +43,7 @@ function plainScreen(out: Out, stats: FlowStats): Screen {
   const line = (text: string) => out.write(`${new Date().toISOString().slice(11, 19)}  ${text}\n`);
   let printedSeq = 0;
   let printedImports = 0;
+  let printedNotices = 0;
   let snapshotReported = false;
   const draw = () => {
     const now = Date.now();
@@ -50,6 +51,8 @@ function plainScreen(out: Out, stats: FlowStats): Screen {
       line(`snapshot  ${snapshotLine(stats, now)}`);
       snapshotReported = stats.snapshotDoneAt !== undefined;
     }
+    for (const n of stats.notices.filter((x) => x.seq > printedNotices)) line(n.text);
+    printedNotices = stats.noticeSeq;
     const fresh = stats.recent.filter((c) => c.seq > printedSeq);
     const skipped = stats.changeSeq - printedSeq - fresh.length;
     if (skipped > 0) line(`change    … ${skipped} more changes`);

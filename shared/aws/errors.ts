@@ -77,14 +77,14 @@ const LABELS: Record<Service, string> = {
 };
 
 /** Request fields that name the resource a call is about, and what to call it without a setting. */
-const RESOURCE_FIELDS: readonly (readonly [string, string])[] = [
-  ['TableName', 'table'],
-  ['StreamName', 'stream'],
-  ['StreamARN', 'stream'],
-  ['Bucket', 'bucket'],
-  ['QueueUrl', 'queue'],
-  ['QueueName', 'queue'],
-  ['SecretId', 'secret'],
+const RESOURCE_FIELDS: readonly (readonly [string, string, RegExp])[] = [
+  ['TableName', 'table', /TABLE/],
+  ['StreamName', 'stream', /STREAM/],
+  ['StreamARN', 'stream', /STREAM/],
+  ['Bucket', 'bucket', /BUCKET/],
+  ['QueueUrl', 'queue', /QUEUE|DLQ/],
+  ['QueueName', 'queue', /QUEUE|DLQ/],
+  ['SecretId', 'secret', /SECRET/],
 ];
 
 const NOT_FOUND = new Set([
@@ -136,13 +136,14 @@ export function describeAwsFailure(error: unknown, context: FailureContext): Err
 
 /** `BRIDGE_STATE_TABLE=name` when a setting holds the resource's name, else `table name`. */
 function resourceSetting({ input, env }: FailureContext): string | undefined {
-  for (const [field, kind] of RESOURCE_FIELDS) {
+  for (const [field, kind, hint] of RESOURCE_FIELDS) {
     const value = input[field];
     if (typeof value !== 'string' || value === '') continue;
-    const setting = Object.keys(env)
-      .filter((k) => /^(BRIDGE|CONVEX)_/.test(k) && k !== 'CONVEX_DEPLOY_KEY')
-      .sort()
-      .find((k) => env[k] === value);
+    // A setting of the resource's kind first: a stream and a bucket may share a name.
+    const holding = Object.keys(env)
+      .filter((k) => /^(BRIDGE|CONVEX)_/.test(k) && k !== 'CONVEX_DEPLOY_KEY' && env[k] === value)
+      .sort();
+    const setting = holding.find((k) => hint.test(k)) ?? holding[0];
     return setting ? `${setting}=${value}` : `${kind} ${value}`;
   }
   return undefined;
