@@ -1,13 +1,16 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { loadBridgeConfig, parseBridgeConfig } from '../../infra/config.js';
+import { stateItemKey } from '../../infra/constructs/convex-export.js';
 import { acknowledgeNagFindings } from '../../infra/nag-acknowledgements.js';
 import { BridgeStack } from '../../infra/stacks/bridge-stack.js';
+import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
 
 const base = {
   convexUrl: 'https://happy-animal-123.convex.cloud',
@@ -494,6 +497,20 @@ describe('several deployments, one app', () => {
     expect(actionsOf(template, 'ExportDevExporter')).toEqual(
       actionsOf(synth().template, 'ExportExporter'),
     );
+  });
+
+  it('confines each exporter to the very item key the runtime reads and writes', async () => {
+    // infra cannot import the adapter (docs/architecture.md), so this test ties the two together:
+    // were they to drift, the deployed exporters would be denied their own state item.
+    const sent: { Key?: unknown }[] = [];
+    const dynamo = {
+      send: async (command: { input: { Key?: unknown } }) => {
+        sent.push(command.input);
+        return {};
+      },
+    } as unknown as DynamoDBClient;
+    await new DynamoDbExportStore(dynamo, 'state', 'prod').read();
+    expect(sent.map((input) => input.Key)).toEqual([{ pk: { S: stateItemKey('prod') } }]);
   });
 
   it('alarms per deployment: its own function, queues and metrics, its thresholds, its name', () => {
