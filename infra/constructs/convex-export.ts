@@ -43,12 +43,19 @@ export interface ConvexExportProps {
 }
 
 /**
- * The dimension that tells exports of one stack apart in CloudWatch. The exporter adds it to its
- * metrics when BRIDGE_EXPORT_ID is set; it belongs with the other runtime names in shared/names.ts.
+ * The dimension that tells the exports of one stack apart in CloudWatch: the named exports'
+ * lag, cursor-age and resync alarms and dashboard graphs select `exportId = <name>`.
+ * NOT YET EMITTED: the exporter (lambdas/export/handler.ts) must add it to its metrics when
+ * BRIDGE_EXPORT_ID is set, and the name belongs in shared/names.ts with the other runtime names.
+ * Until then those three alarms of a named export see no data (and stay OK); the single form's
+ * alarms, and every errors/queue alarm, are unaffected.
  */
 export const EXPORT_ID_DIMENSION = 'exportId';
 
-/** The state item's key for an export: see STATE_TABLE_KEY in shared/names.ts. */
+/**
+ * The state item's key for an export (see STATE_TABLE_KEY in shared/names.ts); the IAM condition
+ * of a shared table names it. test/infra checks it against the state store adapter's key.
+ */
 export const stateItemKey = (exportId: string) => `export#${exportId}`;
 
 /** Convex → Kinesis: the stream, its state table and claim-check bucket, the scheduled exporter, its alarms. */
@@ -114,13 +121,13 @@ export class ConvexExport extends Construct {
       [ENV.pollIntervalMs]: String(s.pollIntervalMs),
       [ENV.maxRecordBytes]: String(s.maxRecordKiB * 1024),
     };
-    const filters = {
+    const optional = {
       ...(s.includeTables.length > 0 ? { [ENV.includeTables]: s.includeTables.join(',') } : {}),
       ...(s.excludeTables.length > 0 ? { [ENV.excludeTables]: s.excludeTables.join(',') } : {}),
       ...(exportId !== undefined ? { [ENV.exportId]: exportId } : {}),
       ...(isLoopbackHttp(props.convexUrl) ? { [ENV.allowInsecureLoopback]: 'true' } : {}),
     };
-    this.environment = { ...environment, ...filters };
+    this.environment = { ...environment, ...optional };
     this.exporter = new BridgeFunction(this, 'Exporter', {
       entry: LAMBDA_ENTRIES.export,
       // Follow mode fills the whole period; one tick ends before the next begins.
@@ -130,7 +137,7 @@ export class ConvexExport extends Construct {
       environment: {
         ...environment,
         [ENV.safetyMarginMs]: String(Math.min(10_000, period.toMilliseconds() / 6)),
-        ...filters,
+        ...optional,
       },
     });
     this.stream.grantWrite(this.exporter);
