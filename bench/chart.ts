@@ -43,7 +43,7 @@ function panels(r: BenchResults): Panel[] {
   return [
     ...exportPanels,
     {
-      title: `Import, ${i.ceiling.messages.toLocaleString('en-US')} messages of 1 KB (messages/s)`,
+      title: `Import, ${i.ceiling.messages.toLocaleString('en-US')} queued messages of 1 KiB (messages/s)`,
       bars: [
         {
           label: 'direct to Convex (ceiling)',
@@ -51,15 +51,15 @@ function panels(r: BenchResults): Panel[] {
           kind: 'ceiling',
         },
         {
-          label: `handler, batches of ${i.standard.batchSize}`,
-          value: i.standard.messagesPerSecond,
-          kind: 'ours',
+          label: 'one handler, back to back',
+          value: i.sequential.messagesPerSecond,
+          kind: 'baseline',
         },
-        {
-          label: `handler, FIFO batches of ${i.fifo.batchSize}`,
-          value: i.fifo.messagesPerSecond,
-          kind: 'ours',
-        },
+        ...i.esm.map((e) => ({
+          label: `${e.config.batchSize} / ${e.config.batchingWindowMs / 1000} s / ${e.config.maxConcurrency}${e.config.fifo ? ' FIFO' : ''}`,
+          value: e.throughput.messagesPerSecond,
+          kind: 'ours' as const,
+        })),
       ],
     },
   ];

@@ -38,15 +38,51 @@ describe('benchmarks (smoke run at a tiny scale; no timing is asserted)', () => 
 
     const i = r.importThroughput;
     expect(i.messageBytes).toBe(1024);
-    expect(i.standard.requests).toBe(SMOKE_RUN.importMessages / SMOKE_RUN.standardBatch);
-    expect(i.fifo.requests).toBe(SMOKE_RUN.importMessages / 10);
+    expect(i.sequential.requests).toBe(SMOKE_RUN.importMessages / SMOKE_RUN.standardBatch);
     expect(i.ceiling.requests).toBeGreaterThanOrEqual(1);
-    expect([i.ceiling, i.standard, i.fifo].every((m) => positive(m.messagesPerSecond))).toBe(true);
+    expect(positive(i.ceiling.messagesPerSecond)).toBe(true);
+    expect(i.sequential.vsCeiling).toBeCloseTo(
+      i.sequential.messagesPerSecond / i.ceiling.messagesPerSecond,
+    );
+    // Every configuration through the modelled event source mapping, each message imported once.
+    expect(i.esm.map((e) => e.config)).toEqual(SMOKE_RUN.importConfigs);
+    for (const e of i.esm) {
+      const t = e.throughput;
+      expect(t.messages).toBe(SMOKE_RUN.importMessages);
+      expect(positive(t.messagesPerSecond) && positive(t.queueOnlyPerSecond)).toBe(true);
+      expect(t.vsCeiling).toBeCloseTo(t.messagesPerSecond / i.ceiling.messagesPerSecond);
+      // One request per invocation, and no batch above the configured size.
+      expect(t.requests).toBe(t.invocations);
+      expect(t.meanBatch).toBeLessThanOrEqual(e.config.batchSize);
+      expect(t.invocations).toBeGreaterThanOrEqual(
+        Math.ceil(SMOKE_RUN.importMessages / e.config.batchSize),
+      );
+      expect(e.latency.map((l) => l.ratePerSecond)).toEqual(
+        e.config.latency ? SMOKE_RUN.importLoads.map((l) => l.ratePerSecond) : [],
+      );
+      for (const l of e.latency) {
+        expect(l.p50Ms <= l.p95Ms && l.p95Ms <= l.p99Ms && l.p99Ms <= l.maxMs).toBe(true);
+        expect(l.p50Ms).toBeGreaterThan(0);
+        expect(l.peakPollers).toBeGreaterThanOrEqual(Math.min(5, e.config.maxConcurrency));
+        expect(l.peakPollers).toBeLessThanOrEqual(e.config.maxConcurrency);
+      }
+    }
+    // The same pollers on moto's SQS: everything imported and deleted.
+    expect(i.moto.rowsVisible).toBe(SMOKE_RUN.motoMessages);
+    expect(i.moto.leftInQueue).toBe(0);
 
+    // Cold start: both builds of both bundles load, and one real invocation each did its work.
     const c = r.coldStart;
-    expect(c.bundles.export.bytes).toBeGreaterThan(100_000);
-    expect(c.bundles.import.bytes).toBeGreaterThan(100_000);
-    expect(positive(c.bundles.export.initMsMedian)).toBe(true);
+    for (const build of [c.bundles.previous, c.bundles.deployed]) {
+      for (const m of [build.export, build.import]) {
+        expect(m.bytes).toBeGreaterThan(100_000);
+        expect(positive(m.initMsMedian) && positive(m.initCpuMsMedian)).toBe(true);
+        expect(m.invocation.ok).toBe(true);
+        expect(m.packages.reduce((sum, p) => sum + p.bytes, 0)).toBeLessThanOrEqual(m.bytes);
+        expect(m.packages.some((p) => p.name === 'shared/')).toBe(true);
+      }
+    }
+    expect(c.bundles.nodeOptions).toBe('--enable-source-maps');
     expect(positive(c.transform.cpuMicrosPerEvent)).toBe(true);
     expect(c.bigPage.events).toBe(SMOKE_RUN.bigPageWrites);
     expect(c.bigPage.maxRssMb).toBeGreaterThanOrEqual(c.bigPage.rssBeforeMb);
@@ -55,7 +91,9 @@ describe('benchmarks (smoke run at a tiny scale; no timing is asserted)', () => 
     expect(table).toMatch(/\| snapshot \| 3,000 \|/);
     expect(table).toMatch(/\| deltas \| [\d,]+ \|/);
     expect(table).toContain('| 100 ms |');
-    expect(table).toContain('Lambda handler, FIFO batches of 10');
+    expect(table).toContain('event source mapping: FIFO');
+    expect(table).toContain('**Import latency**');
+    expect(table).toContain('| bundle (minified ESM) |');
     expect(table).toContain('µs CPU per event');
 
     const png = await throughputChart(r);
