@@ -28,6 +28,8 @@ export const METRICS = {
   cursorAgeSeconds: 'CursorAgeSeconds',
   resyncRequired: 'ResyncRequired',
   leaseLost: 'LeaseLost',
+  duplicates: 'Duplicates',
+  recoveredRecords: 'RecoveredRecords',
   importRequests: 'ImportRequests',
   importBytes: 'ImportBytes',
   messagesImported: 'MessagesImported',

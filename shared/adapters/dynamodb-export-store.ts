@@ -6,9 +6,10 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { BridgeError } from '../errors.js';
-import type { ExportState } from '../export/export-state.js';
+import type { ExportState, RecoveryReport } from '../export/export-state.js';
 import { STATE_TABLE_KEY } from '../names.js';
 import type { FeedPosition } from '../ports/change-feed.js';
+import type { StreamMark } from '../ports/event-publisher.js';
 import {
   type ExportStateStore,
   type Lease,
@@ -110,6 +111,9 @@ export class DynamoDbExportStore implements ExportStateStore {
     field('lastErrorAt', state.lastError?.at);
     field('newestEventTs', state.newestEventTs);
     field('baseSnapshotTs', state.baseSnapshotTs);
+    // Added with effectively-once publication: JSON, absent in items of earlier versions.
+    field('streamMark', state.streamMark && JSON.stringify(state.streamMark));
+    field('lastRecovery', state.lastRecovery && JSON.stringify(state.lastRecovery));
     try {
       await this.dynamo.send(
         new UpdateItemCommand({
@@ -197,5 +201,16 @@ function parseState(item: Record<string, AttributeValue>): ExportState | undefin
       : {}),
     ...(item.newestEventTs?.S !== undefined ? { newestEventTs: item.newestEventTs.S } : {}),
     ...(item.baseSnapshotTs?.S !== undefined ? { baseSnapshotTs: item.baseSnapshotTs.S } : {}),
+    ...(item.streamMark?.S !== undefined ? { streamMark: parseMark(item.streamMark.S) } : {}),
+    ...(item.lastRecovery?.S !== undefined
+      ? { lastRecovery: JSON.parse(item.lastRecovery.S) as RecoveryReport }
+      : {}),
   };
+}
+
+function parseMark(text: string): StreamMark {
+  const mark = JSON.parse(text) as StreamMark;
+  if (typeof mark?.at !== 'string' || typeof mark.shards !== 'object' || mark.shards === null)
+    throw new BridgeError(`export state has an unreadable streamMark: ${text.slice(0, 200)}`);
+  return mark;
 }

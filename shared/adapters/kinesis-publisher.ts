@@ -15,13 +15,17 @@ import {
   planBatches,
   planRounds,
 } from '../events/publish-plan.js';
+import { compareSeq } from '../export/stream-mark.js';
 import {
   type ClaimCheckStore,
   type EventPublisher,
   PublishError,
   type PublishResult,
+  type StreamMark,
+  type StreamTail,
 } from '../ports/event-publisher.js';
 import { backoffDelayMs, type RetryPolicy } from '../retry.js';
+import { KinesisStreamTail } from './kinesis-stream-reader.js';
 
 export interface KinesisPublisherOptions {
   readonly streamName: string;
@@ -32,10 +36,38 @@ export interface KinesisPublisherOptions {
   readonly concurrency?: number;
   readonly retry?: RetryPolicy;
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * Reads the shards after a PutRecords call whose outcome is unknown (timeout, reset, 5xx), so
+   * its records that did land are not sent again. Default: a KinesisStreamTail on the same
+   * client; `false` retries blindly (at-least-once, as before).
+   */
+  readonly tail?: StreamTail | false;
 }
 
 interface EventRecord extends PlannedRecord {
   readonly op: ChangeOp;
+  readonly eventId: string;
+}
+
+/** Per publish: the highest sequence number seen per shard (responses and tail reads). */
+type Written = Map<string, string>;
+
+/** A PutRecords attempt failed in a way that does not say whether its records were written. */
+class OutcomeUnknownError extends Error {
+  constructor(readonly first: unknown) {
+    super(`PutRecords outcome unknown: ${(first as Error)?.message ?? String(first)}`);
+    this.name = 'PutRecordsOutcomeUnknown';
+  }
+}
+
+/**
+ * A throttle or a 4xx refusal means nothing was written; a timeout, a reset or a 5xx may have
+ * written any of the call's records.
+ */
+function outcomeUnknown(error: unknown): boolean {
+  if (error instanceof OutcomeUnknownError) return true;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status === undefined || status >= 500;
 }
 
 const RETRYABLE_CALL_ERRORS = new Set([
@@ -62,8 +94,39 @@ function isRetryableCallError(error: unknown): boolean {
   return e.$metadata?.httpStatusCode === undefined; // no HTTP answer at all: a network failure
 }
 
+/** Keeps the highest sequence number per shard. */
+function see(written: Written, shard: string, seq: string): void {
+  const old = written.get(shard);
+  if (old === undefined || compareSeq(seq, old) > 0) written.set(shard, seq);
+}
+
+/**
+ * The SDK retries a timed-out or 5xx PutRecords on its own, which may write its records twice.
+ * This stops the SDK's retry after such an attempt (a throttle is still retried: nothing was
+ * written) and hands the unknown outcome to the publisher, which reads the shard before retrying.
+ */
+function withoutBlindRetries(command: PutRecordsCommand): PutRecordsCommand {
+  let unknown: unknown;
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      if (unknown !== undefined) throw new OutcomeUnknownError(unknown);
+      try {
+        return await next(args);
+      } catch (error) {
+        if (outcomeUnknown(error)) unknown = error;
+        throw error;
+      }
+    },
+    { step: 'deserialize', name: 'bridgeNoBlindPutRecordsRetry', priority: 'high' },
+  );
+  return command;
+}
+
 /** Per-record codes that will not clear by retrying (e.g. a disabled KMS key). */
 const isFatalRecordCode = (code: string) => code.startsWith('KMS') && !THROTTLE_CODES.has(code);
+
+/** Records read per shard when checking an unknown outcome: two batches' worth. */
+const TAIL_READ_LIMIT = 10_000;
 
 const claimCheckKey = (e: ChangeEvent) =>
   `${e.component === '' ? '_root' : e.component}/${e.table}/${e.id}/${e.ts}.json`;
@@ -73,6 +136,7 @@ export class KinesisEventPublisher implements EventPublisher {
   private readonly concurrency: number;
   private readonly retry: RetryPolicy;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly tail: StreamTail | undefined;
 
   constructor(
     private readonly kinesis: KinesisClient,
@@ -82,6 +146,10 @@ export class KinesisEventPublisher implements EventPublisher {
     this.concurrency = options.concurrency ?? 4;
     this.retry = options.retry ?? { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 5_000 };
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.tail =
+      options.tail === false
+        ? undefined
+        : (options.tail ?? new KinesisStreamTail(kinesis, options.streamName));
   }
 
   async publish(events: readonly ChangeEvent[], signal?: AbortSignal): Promise<PublishResult> {
@@ -92,7 +160,9 @@ export class KinesisEventPublisher implements EventPublisher {
       retriedRecords: 0,
       throttledRecords: 0,
       claimChecks: 0,
+      alreadyLanded: 0,
     };
+    const written: Written = new Map();
     const byOp: Record<ChangeOp, number> = { snapshot: 0, upsert: 0, delete: 0 };
     const records: EventRecord[] = [];
     for (const event of events) {
@@ -105,13 +175,14 @@ export class KinesisEventPublisher implements EventPublisher {
       const worker = async () => {
         while (next < batches.length) {
           const batch = batches[next++] as EventRecord[];
-          await this.putWithRetry(batch, totals, signal);
+          await this.putWithRetry(batch, totals, written, signal);
         }
       };
       await Promise.all(Array.from({ length: Math.min(this.concurrency, batches.length) }, worker));
     }
     totals.records = records.length;
-    return { ...totals, byOp };
+    const shards = Object.fromEntries([...written].map(([shard, seq]) => [shard, { seq }]));
+    return { ...totals, byOp, mark: { shards, at: new Date().toISOString() } };
   }
 
   private async toRecord(
@@ -130,20 +201,64 @@ export class KinesisEventPublisher implements EventPublisher {
       totals.claimChecks++;
     }
     totals.bytes += data.length;
-    return { partitionKey: event.id, data, op: event.op };
+    return { partitionKey: event.id, data, op: event.op, eventId: event.eventId };
+  }
+
+  /** The mark this publish's next call's records land after (shards it has not seen: by time). */
+  private markOf(written: Written): StreamMark {
+    const shards = Object.fromEntries([...written].map(([shard, seq]) => [shard, { seq }]));
+    return { shards, at: new Date().toISOString() };
+  }
+
+  /**
+   * The entries of a call whose outcome was unknown that are not in the stream: reads each shard
+   * after where the call was sent. A read that fails leaves every entry to be sent again.
+   */
+  private async notLanded(
+    pending: readonly EventRecord[],
+    since: StreamMark,
+    totals: { alreadyLanded: number },
+    written: Written,
+    signal: AbortSignal | undefined,
+  ): Promise<readonly EventRecord[]> {
+    if (this.tail === undefined) return pending;
+    const scan = await this.tail
+      .landedSince(since, { limitPerShard: TAIL_READ_LIMIT, ...(signal ? { signal } : {}) })
+      .catch(() => undefined);
+    if (scan === undefined) return pending;
+    const left = pending.filter((r) => {
+      const at = scan.found.get(r.eventId);
+      if (at === undefined) return true;
+      see(written, at.shard, at.seq);
+      return false;
+    });
+    totals.alreadyLanded += pending.length - left.length;
+    return left;
   }
 
   private async putWithRetry(
     batch: readonly EventRecord[],
-    totals: { calls: number; retriedRecords: number; throttledRecords: number },
+    totals: {
+      calls: number;
+      retriedRecords: number;
+      throttledRecords: number;
+      alreadyLanded: number;
+    },
+    written: Written,
     signal: AbortSignal | undefined,
   ): Promise<void> {
     let pending = batch;
     let lastProblem = '';
+    let unknownSince: StreamMark | undefined;
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       if (attempt > 1) {
-        totals.retriedRecords += pending.length;
         await this.sleep(backoffDelayMs(this.retry, attempt - 1, Math.random));
+        if (unknownSince !== undefined) {
+          pending = await this.notLanded(pending, unknownSince, totals, written, signal);
+          unknownSince = undefined;
+          if (pending.length === 0) return;
+        }
+        totals.retriedRecords += pending.length;
       }
       if (signal?.aborted)
         throw new PublishError('publishing was cancelled before every event was acknowledged');
@@ -153,13 +268,19 @@ export class KinesisEventPublisher implements EventPublisher {
       }));
       totals.calls++;
       let failed: EventRecord[];
+      // Where these records can land: after what this publish saw, and not before now.
+      const sentAt = this.markOf(written);
       try {
         const out = await this.kinesis.send(
-          new PutRecordsCommand({ StreamName: this.options.streamName, Records: entries }),
+          withoutBlindRetries(
+            new PutRecordsCommand({ StreamName: this.options.streamName, Records: entries }),
+          ),
           signal ? { abortSignal: signal } : {},
         );
-        if (!out.FailedRecordCount) return;
         const results = out.Records ?? [];
+        for (const r of results)
+          if (r.ShardId && r.SequenceNumber) see(written, r.ShardId, r.SequenceNumber);
+        if (!out.FailedRecordCount) return;
         failed = [];
         pending.forEach((record, i) => {
           const code = results[i]?.ErrorCode;
@@ -185,9 +306,14 @@ export class KinesisEventPublisher implements EventPublisher {
           totals.throttledRecords += pending.length;
         }
         lastProblem = (error as Error).name;
+        if (this.tail !== undefined && outcomeUnknown(error)) unknownSince = sentAt;
         failed = [...pending];
       }
       pending = failed;
+    }
+    if (unknownSince !== undefined) {
+      pending = await this.notLanded(pending, unknownSince, totals, written, signal);
+      if (pending.length === 0) return;
     }
     throw new PublishError(
       `${pending.length} record(s) still failing after ${this.retry.maxAttempts} PutRecords attempts (last: ${lastProblem})`,

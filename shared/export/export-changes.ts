@@ -1,6 +1,7 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
+import type { ChangeEvent } from '../events/change-event.js';
 import type { ChangeFeed, FeedPage, TableFilter } from '../ports/change-feed.js';
-import type { EventPublisher } from '../ports/event-publisher.js';
+import type { EventPublisher, ShardPosition, StreamTail } from '../ports/event-publisher.js';
 import type { ExportStateStore } from '../ports/export-state-store.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';
 import { ExportRun, startState } from './export-run.js';
@@ -8,6 +9,8 @@ import type { ExportState } from './export-state.js';
 import { type PageBatch, recordBatchMetrics, stateAfter, toBatch } from './page-batch.js';
 import { ReadAhead } from './read-ahead.js';
 import { FeedResyncSignal, READ_AHEAD_LIMITS, readPagesAhead } from './read-pages.js';
+import { recoverLanded } from './recover-landed.js';
+import { advanceMark, holdBack } from './stream-mark.js';
 
 export { ExportResyncRequiredError } from './export-run.js';
 export { lagSeconds } from './page-batch.js';
@@ -16,6 +19,11 @@ export interface ExportDeps {
   readonly feed: ChangeFeed;
   readonly store: ExportStateStore;
   readonly publisher: EventPublisher;
+  /**
+   * Reads what already landed in the stream since the checkpoint, so a recovering run publishes
+   * only the rest (effectively once). Without it every recovery is at-least-once.
+   */
+  readonly tail?: StreamTail;
   readonly metrics: MetricsSink;
   readonly log: LogSink;
   readonly now?: () => number;
@@ -51,7 +59,7 @@ export type ExportOutcome =
     };
 
 /** Pages queued while a publish was in flight go out together, up to this many events. */
-const MAX_BATCH_EVENTS = 5_000;
+export const MAX_BATCH_EVENTS = 5_000;
 
 /**
  * Copies a snapshot, then follows the change log: lease → read ahead → publish → checkpoint.
@@ -75,6 +83,12 @@ export async function exportChanges(
     return { status: 'lease-held', holder: run.heldBy };
   }
   await run.refuseIfResyncNeeded();
+  // Events a crashed or taken-over run already put in the stream after the checkpoint: skipped.
+  const recovery = await recoverLanded(deps, run, now, MAX_BATCH_EVENTS);
+  if (recovery === 'lease-lost') return { status: 'lease-lost', pages: 0, events: 0 };
+  const landed: Map<string, ShardPosition> = recovery.landed;
+  let mark = run.state.streamMark;
+  let passedSinceRecovery = 0;
 
   // Cancels reads in flight when the run ends early (publish failure, Ctrl-C).
   const stop = new AbortController();
@@ -98,15 +112,20 @@ export async function exportChanges(
       const batch = await takeBatch(ahead, run, signal);
       if (batch === undefined) break;
       if (!(await pinSnapshot(run, batch))) return { status: 'lease-lost', pages, events };
+      const fresh = landed.size === 0 ? batch.events : unlanded(batch.events, landed);
       // Ctrl-C lets the batch finish; only the Lambda deadline may cut a publish short (no checkpoint then).
-      const published = await deps.publisher.publish(batch.events, publishDeadline(options));
+      const published = await deps.publisher.publish(fresh, publishDeadline(options));
+      passedSinceRecovery += batch.events.length;
+      // Found events the replay did not reach within two batches are not ours to wait for.
+      if (passedSinceRecovery >= 2 * MAX_BATCH_EVENTS) landed.clear();
+      if (mark !== undefined) mark = holdBack(advanceMark(mark, published.mark), landed.values());
       // If the lease was lost, the batch is in the stream but not checkpointed by us: the new
-      // holder publishes it again (same eventIds), which at-least-once delivery allows.
-      if (!(await run.save(stateAfter(run.state, batch, run.timestamp()))))
+      // holder reads it back from the stream after our last checkpoint and skips it.
+      if (!(await run.save(stateAfter(run.state, batch, run.timestamp(), mark))))
         return { status: 'lease-lost', pages, events };
       pages += batch.pages.length;
       events += batch.events.length;
-      recordBatchMetrics(deps.metrics, batch, published, now());
+      recordBatchMetrics(deps.metrics, batch, published, now(), batch.events.length - fresh.length);
       if (batch.pages.at(-1)?.caughtUp && !options.follow) status = 'caught-up';
     }
     if (options.signal?.aborted) status = 'stopped';
@@ -122,6 +141,14 @@ export async function exportChanges(
   const state = run.state;
   deps.log.info('export run finished', { status, pages, events, phase: state.position.phase });
   return { status, pages, events, state };
+}
+
+/** The events not found in the stream; the found ones leave `landed` (they came up). */
+function unlanded(
+  events: readonly ChangeEvent[],
+  landed: Map<string, ShardPosition>,
+): readonly ChangeEvent[] {
+  return events.filter((e) => !landed.delete(e.eventId));
 }
 
 /**

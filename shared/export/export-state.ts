@@ -1,4 +1,5 @@
 import type { FeedPosition } from '../ports/change-feed.js';
+import type { StreamMark } from '../ports/event-publisher.js';
 
 export interface ResyncNeeded {
   readonly code: string;
@@ -13,6 +14,20 @@ export interface LastError {
   readonly at: string;
 }
 
+/** What the latest recovery found in the stream after the checkpoint (for `status`). */
+export interface RecoveryReport {
+  readonly at: string;
+  /** Records read after the checkpoint's mark. */
+  readonly records: number;
+  /** Events found already in the stream, skipped instead of published again. */
+  readonly found: number;
+  readonly calls: number;
+  readonly bytes: number;
+  readonly ms: number;
+  /** False when a shard could not be read to its tip (limit, trim, error): some may repeat. */
+  readonly complete: boolean;
+}
+
 /** Where the export stands and what operators need to know about it; one record per export. */
 export interface ExportState {
   readonly position: FeedPosition;
@@ -25,6 +40,12 @@ export interface ExportState {
   readonly baseSnapshotTs?: string;
   /** Commit ts of the newest event published, for lag and status. */
   readonly newestEventTs?: string;
+  /**
+   * Where this export's writes stand in the stream at this checkpoint; absent in states written
+   * before effectively-once publication (the next recovery is then at-least-once).
+   */
+  readonly streamMark?: StreamMark;
+  readonly lastRecovery?: RecoveryReport;
   readonly updatedAt: string;
 }
 

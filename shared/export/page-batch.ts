@@ -1,7 +1,7 @@
 import type { ChangeEvent } from '../events/change-event.js';
 import { METRICS } from '../names.js';
 import type { FeedPage } from '../ports/change-feed.js';
-import type { PublishResult } from '../ports/event-publisher.js';
+import type { PublishResult, StreamMark } from '../ports/event-publisher.js';
 import type { MetricsSink } from '../ports/observability.js';
 import type { ExportState } from './export-state.js';
 
@@ -22,7 +22,12 @@ export function toBatch(pages: readonly FeedPage[]): PageBatch {
 const lastPage = (batch: PageBatch): FeedPage => batch.pages.at(-1) as FeedPage;
 
 /** The state after a batch is in the stream: the position its last page handed back. */
-export function stateAfter(state: ExportState, batch: PageBatch, at: string): ExportState {
+export function stateAfter(
+  state: ExportState,
+  batch: PageBatch,
+  at: string,
+  streamMark?: StreamMark,
+): ExportState {
   const last = lastPage(batch);
   const newest = batch.events.at(-1)?.ts ?? state.newestEventTs;
   const base = last.snapshotCompletedAt ?? state.baseSnapshotTs;
@@ -32,6 +37,8 @@ export function stateAfter(state: ExportState, batch: PageBatch, at: string): Ex
     updatedAt: at,
     ...(newest !== undefined ? { newestEventTs: newest } : {}),
     ...(base !== undefined ? { baseSnapshotTs: base } : {}),
+    ...(streamMark !== undefined ? { streamMark } : {}),
+    ...(state.lastRecovery !== undefined ? { lastRecovery: state.lastRecovery } : {}),
   };
 }
 
@@ -40,6 +47,7 @@ export function recordBatchMetrics(
   batch: PageBatch,
   published: PublishResult,
   nowMs: number,
+  skipped = 0,
 ): void {
   const m = metrics;
   m.add(METRICS.pages, batch.pages.length, 'Count');
@@ -50,6 +58,7 @@ export function recordBatchMetrics(
   m.add(METRICS.publishRetries, published.retriedRecords, 'Count');
   m.add(METRICS.throttles, published.throttledRecords, 'Count');
   m.add(METRICS.claimChecks, published.claimChecks, 'Count');
+  m.add(METRICS.duplicates, skipped + (published.alreadyLanded ?? 0), 'Count');
   const newest = batch.events.at(-1)?.ts;
   if (newest !== undefined) m.add(METRICS.lagSeconds, lagSeconds(nowMs, newest), 'Seconds');
   const last = lastPage(batch);

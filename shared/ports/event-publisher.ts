@@ -10,6 +10,10 @@ export interface PublishResult {
   readonly throttledRecords: number;
   readonly claimChecks: number;
   readonly byOp: Readonly<Record<ChangeOp, number>>;
+  /** Entries whose call's outcome was unknown and that a read of the shard found already landed. */
+  readonly alreadyLanded?: number;
+  /** Where this publish's records landed, per shard (the highest sequence number), at its end. */
+  readonly mark?: StreamMark;
 }
 
 /**
@@ -31,4 +35,46 @@ export class PublishError extends BridgeError {
 /** Stores an event too large for one stream record; the key is deterministic, so replays overwrite. */
 export interface ClaimCheckStore {
   put(key: string, body: Uint8Array): Promise<DocRef>;
+}
+
+/** A record of ours seen in the stream: its shard and sequence number (for where to read again). */
+export interface ShardPosition {
+  readonly shard: string;
+  readonly seq: string;
+}
+
+/**
+ * Where the exporter's own writes stand in the stream, saved with each checkpoint. Per shard the
+ * position after which writes of ours are not yet accounted for (`inclusive`: at it, not after);
+ * a shard not listed held nothing of ours written before `at` (ISO time). The use case stores it
+ * and merges publish results into it, and never reads a shard's stream itself.
+ */
+export interface StreamMark {
+  readonly shards: Readonly<Record<string, { readonly seq: string; readonly inclusive?: true }>>;
+  readonly at: string;
+}
+
+/** What a scan after a mark found: events already in the stream, and what reading them cost. */
+export interface LandedScan {
+  /** eventId → where its (first) record is; only from shards whose earlier history was read in full. */
+  readonly found: ReadonlyMap<string, ShardPosition>;
+  /** Every shard was read to its tip (or end); false when a limit, trim or error stopped one. */
+  readonly complete: boolean;
+  readonly shards: number;
+  readonly records: number;
+  readonly bytes: number;
+  /** GetRecords-style read calls made. */
+  readonly calls: number;
+}
+
+/**
+ * Reads what already landed in the stream after a mark, so a recovering run publishes only the
+ * rest (effectively once). Never returns an eventId that is not in the stream; may miss some
+ * (then they are published again, as at-least-once allows). Throws when the stream cannot be read.
+ */
+export interface StreamTail {
+  landedSince(
+    mark: StreamMark,
+    options: { readonly limitPerShard: number; readonly signal?: AbortSignal },
+  ): Promise<LandedScan>;
 }

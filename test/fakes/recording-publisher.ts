@@ -10,6 +10,9 @@ import {
 } from '../../shared/ports/event-publisher.js';
 import { CountWaiters, type Hold, HoldPoint } from './sync.js';
 
+/** The one shard of the in-memory stream. */
+export const FAKE_SHARD = 'shard-0';
+
 export interface PublishCall {
   readonly events: readonly ChangeEvent[];
   outcome: 'pending' | 'published' | 'failed';
@@ -28,6 +31,10 @@ type Plan =
  */
 export class RecordingPublisher implements EventPublisher {
   readonly published: ChangeEvent[] = [];
+  /** When each event in `published` landed (ms, from `now`); its sequence number is index + 1. */
+  readonly landedAt: number[] = [];
+  /** The clock stamping `landedAt` and each result's mark. */
+  now: () => number = Date.now;
   readonly calls: PublishCall[] = [];
   /** Called as each publish starts, with its 1-based number (to change the world mid-run). */
   onPublish: ((events: readonly ChangeEvent[], call: number) => void) | undefined;
@@ -83,7 +90,7 @@ export class RecordingPublisher implements EventPublisher {
       if (plan?.kind === 'hold') await plan.point.wait(events);
       if (plan?.kind === 'hang') await hangUntil(signal);
       if (plan?.kind === 'fail') {
-        this.published.push(...events.slice(0, plan.partial));
+        this.land(events.slice(0, plan.partial));
         throw new PublishError(plan.message);
       }
     } catch (error) {
@@ -92,9 +99,24 @@ export class RecordingPublisher implements EventPublisher {
         ? error
         : new PublishError(`publish failed: ${String(error)}`, { cause: error });
     }
-    this.published.push(...events);
+    this.land(events);
     call.outcome = 'published';
-    return result(events);
+    return {
+      ...result(events),
+      mark: {
+        shards:
+          this.published.length > 0 ? { [FAKE_SHARD]: { seq: String(this.published.length) } } : {},
+        at: new Date(this.now()).toISOString(),
+      },
+    };
+  }
+
+  /** Puts events in the stream, as a stalled writer's late PutRecords would. */
+  land(events: readonly ChangeEvent[]): void {
+    for (const e of events) {
+      this.published.push(e);
+      this.landedAt.push(this.now());
+    }
   }
 }
 

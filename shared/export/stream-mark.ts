@@ -1,0 +1,44 @@
+import type { ShardPosition, StreamMark } from '../ports/event-publisher.js';
+
+/** Kinesis sequence numbers are decimal strings that grow per shard; compared without rounding. */
+export function compareSeq(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A mark for a stream holding nothing of this export's written after `at`. */
+export const emptyMark = (at: string): StreamMark => ({ shards: {}, at });
+
+/**
+ * The mark after `written` (a publish's own mark) landed on top of `mark`: per shard the later
+ * position, and the publish's time (a shard neither lists got nothing of ours before it).
+ */
+export function advanceMark(mark: StreamMark, written: StreamMark | undefined): StreamMark {
+  if (written === undefined) return mark;
+  const shards: Record<string, { seq: string; inclusive?: true }> = { ...mark.shards };
+  for (const [shard, pos] of Object.entries(written.shards)) {
+    const old = shards[shard];
+    if (old === undefined || compareSeq(pos.seq, old.seq) >= 0) shards[shard] = { seq: pos.seq };
+  }
+  return { shards, at: written.at.localeCompare(mark.at) > 0 ? written.at : mark.at };
+}
+
+/**
+ * Holds the mark back to the first record still expected to be skipped on each shard, so a crash
+ * before those events come up again finds them again instead of publishing them twice.
+ */
+export function holdBack(mark: StreamMark, pending: Iterable<ShardPosition>): StreamMark {
+  const first = new Map<string, string>();
+  for (const { shard, seq } of pending) {
+    const seen = first.get(shard);
+    if (seen === undefined || compareSeq(seq, seen) < 0) first.set(shard, seq);
+  }
+  if (first.size === 0) return mark;
+  const shards: Record<string, { seq: string; inclusive?: true }> = { ...mark.shards };
+  for (const [shard, seq] of first) {
+    const old = shards[shard];
+    if (old === undefined || compareSeq(seq, old.seq) <= 0)
+      shards[shard] = { seq, inclusive: true };
+  }
+  return { shards, at: mark.at };
+}
