@@ -13,11 +13,12 @@ import { intSetting, parseEnv } from '../shared/config/parse-env.js';
 import { ENV } from '../shared/env.js';
 import { loadExportConfig } from '../shared/export/config.js';
 import {
+  type ExportDeps,
   ExportResyncRequiredError,
   exportChanges,
   lagSeconds,
 } from '../shared/export/export-changes.js';
-import { initialExportState } from '../shared/export/export-state.js';
+import { type ExportState, initialExportState } from '../shared/export/export-state.js';
 import { MemoryMetrics } from '../shared/ports/observability.js';
 import {
   type EnsureReport,
@@ -45,13 +46,68 @@ const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
 /** A line about the follower's own state (waiting, resumed) on stderr; stdout keeps results. */
 const note = (text: string) => process.stderr.write(`export: ${forTerminal(text)}\n`);
 
+function heartbeatInterval(raw: string | undefined): number {
+  if (raw === undefined) return 30_000;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 86_400)
+    throw new UsageError(`--heartbeat must be a number of seconds from 0 to 86400, got '${raw}'`);
+  return Math.round(value * 1000);
+}
+
+const decimal = (n: number) => (n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString('en-US'));
+
+/** One line saying the follower is alive: what it published, how fresh it is, whether it waits. */
+function heartbeat(
+  metrics: MemoryMetrics,
+  state: ExportState | undefined,
+  waitingSince: number | undefined,
+  now: number,
+): string {
+  const t = metrics.totals;
+  const [snap, up, del] = ['SnapshotEvents', 'UpsertEvents', 'DeleteEvents'].map(
+    (name) => t.get(name) ?? 0,
+  ) as [number, number, number];
+  const parts = [
+    `following · ${(snap + up + del).toLocaleString('en-US')} events published (snapshot ${snap}, upsert ${up}, delete ${del})`,
+  ];
+  const lag = metrics.last.get('LagSeconds');
+  if (lag !== undefined) parts.push(`lag ${decimal(lag)} s at the last publish`);
+  const p = state?.position;
+  if (p?.phase === 'deltas') parts.push(`cursor age ${decimal(lagSeconds(now, p.deltaCursor))} s`);
+  parts.push(`phase ${p?.phase ?? 'starting'}`);
+  if (waitingSince !== undefined)
+    parts.push(`waiting for a service for ${seconds(now - waitingSince)}`);
+  return parts.join(' · ');
+}
+
 /** `export [--follow]`: run the exporter here until caught up, or keep following until Ctrl-C. */
-export async function exportCommand(flags: { follow: boolean; verbose: boolean }): Promise<number> {
+export async function exportCommand(flags: {
+  follow: boolean;
+  verbose: boolean;
+  quiet?: boolean;
+  heartbeat?: string | undefined;
+}): Promise<number> {
+  const heartbeatMs = heartbeatInterval(flags.heartbeat);
   const config = loadExportConfig(process.env);
   const followSettings = flags.follow ? parseEnv(followSchema, process.env) : undefined;
   const metrics = new MemoryMetrics();
   const log = stderrLog(flags.verbose);
-  const deps = await buildExportDeps(config, { metrics, log });
+  const built = await buildExportDeps(config, { metrics, log });
+  // The heartbeat reports the cursor as last checkpointed.
+  let saved: ExportState | undefined;
+  const deps: ExportDeps = {
+    ...built,
+    store: {
+      acquire: (o, ttl) => built.store.acquire(o, ttl),
+      read: () => built.store.read(),
+      release: (lease) => built.store.release(lease),
+      checkpoint: async (lease, state, ttl) => {
+        const next = await built.store.checkpoint(lease, state, ttl);
+        saved = state;
+        return next;
+      },
+    },
+  };
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
@@ -68,21 +124,35 @@ export async function exportCommand(flags: { follow: boolean; verbose: boolean }
   };
   try {
     if (followSettings) {
+      let waitingSince: number | undefined;
+      const beat =
+        flags.quiet || heartbeatMs === 0
+          ? undefined
+          : setInterval(
+              () => note(heartbeat(metrics, saved, waitingSince, Date.now())),
+              heartbeatMs,
+            );
+      beat?.unref();
       // Outages are waited out (capped backoff, lease kept); Ctrl-C stops and releases the lease.
       const outcome = await followExport(deps, run, {
         retry: { baseMs: 1_000, maxMs: followSettings.BRIDGE_FOLLOW_RETRY_MAX_MS },
         events: {
-          waiting: (w) =>
+          waiting: (w) => {
+            waitingSince ??= Date.now() - w.downForMs;
             note(
               `waiting: ${w.reason} (try ${w.attempt} failed, down for ${seconds(w.downForMs)}, next try in ${seconds(w.retryInMs)}${w.leaseKept ? ', lease kept' : ''})`,
-            ),
-          resumed: (r) => note(`resumed after ${seconds(r.downForMs)} down`),
+            );
+          },
+          resumed: (r) => {
+            waitingSince = undefined;
+            note(`resumed after ${seconds(r.downForMs)} down`);
+          },
           leaseHeld: (h) =>
             note(
               `waiting: the export lease is held by ${h.holder ?? 'another run'}; trying again in ${seconds(h.retryInMs)}`,
             ),
         },
-      });
+      }).finally(() => clearInterval(beat));
       if (outcome.status === 'lease-lost') {
         print(`export stopped after ${outcome.events} events: another run took the lease over`);
         return EXIT.leaseHeld;
@@ -195,12 +265,69 @@ function exportStore() {
   return new DynamoDbExportStore(createDynamoDbClient(), env[ENV.stateTable], env[ENV.exportId]);
 }
 
-/** `status`: phase, cursors, lag, lease holder, and whether a resync is needed. */
+/** A cursor older than this means no export is keeping up (a follower polls every few seconds). */
+const FRESH_CURSOR_SECONDS = 60;
+
+const age = (secondsAgo: number) =>
+  secondsAgo < 120
+    ? `${Math.round(secondsAgo)} s`
+    : secondsAgo < 7_200
+      ? `${Math.round(secondsAgo / 60)} min`
+      : secondsAgo < 172_800
+        ? `${Math.round(secondsAgo / 3_600)} h`
+        : `${Math.round(secondsAgo / 86_400)} days`;
+
+/**
+ * Caught up, idle or behind. The cursor moves on while an export polls, even with no changes, so
+ * its age says whether an export keeps up; the newest event's age only says when Convex last
+ * changed. Both old: behind (or stopped). Cursor fresh, newest event old: caught up and idle.
+ */
+export function exportHealth(
+  state: ExportState | undefined,
+  leaseHeld: boolean,
+  now: number,
+): { state: string; summary: string } {
+  const p = state?.position;
+  if (!state || !p) return { state: 'not started', summary: 'not started: no export has run yet' };
+  if (state.resyncNeeded)
+    return {
+      state: 'resync needed',
+      summary: `stopped: Convex refused the cursor (${state.resyncNeeded.code}); run convex-bridge resync`,
+    };
+  if (p.phase === 'snapshot')
+    return {
+      state: 'snapshot',
+      summary: `copying the snapshot${leaseHeld ? '' : ' (no export is running: no one holds the lease)'}`,
+    };
+  const cursorAge = lagSeconds(now, p.deltaCursor);
+  const running = leaseHeld ? 'an export holds the lease' : 'no export holds the lease';
+  if (cursorAge > FRESH_CURSOR_SECONDS)
+    return {
+      state: 'behind',
+      summary: `behind: the cursor is ${age(cursorAge)} old (${running})`,
+    };
+  const newestAge = state.newestEventTs ? lagSeconds(now, state.newestEventTs) : undefined;
+  if (newestAge === undefined || newestAge > FRESH_CURSOR_SECONDS)
+    return {
+      state: 'idle',
+      summary: `caught up, idle: no changes for ${newestAge === undefined ? 'as long as the export ran' : age(newestAge)}; the cursor is ${age(cursorAge)} old`,
+    };
+  return {
+    state: 'caught up',
+    summary: `caught up: the cursor is ${age(cursorAge)} old, the newest event ${age(newestAge)}`,
+  };
+}
+
+/** `status`: caught up, idle or behind; phase, cursors, lag, lease holder, resync condition. */
 export async function statusCommand(flags: { json: boolean }): Promise<number> {
   const { state, lease } = await exportStore().read();
   const now = Date.now();
   const p = state?.position;
+  const held = lease !== undefined && lease.expiresAt > now;
+  const health = exportHealth(state, held, now);
   const report = {
+    state: health.state,
+    summary: health.summary,
     phase: p?.phase ?? 'not started',
     generation: state?.generation,
     snapshotTs: p?.phase === 'snapshot' ? p.snapshotTs : undefined,
@@ -209,9 +336,10 @@ export async function statusCommand(flags: { json: boolean }): Promise<number> {
     cursorAgeSeconds: p?.phase === 'deltas' ? lagSeconds(now, p.deltaCursor) : undefined,
     baseSnapshotTs: state?.baseSnapshotTs,
     newestEventTs: state?.newestEventTs,
+    /** Age of the newest event published: grows while Convex is idle, see `state`. */
     lagSeconds: state?.newestEventTs ? lagSeconds(now, state.newestEventTs) : undefined,
     lease:
-      lease && lease.expiresAt > now
+      lease && held
         ? { holder: lease.owner, expiresInSeconds: (lease.expiresAt - now) / 1000 }
         : undefined,
     resyncNeeded: state?.resyncNeeded,
@@ -221,9 +349,10 @@ export async function statusCommand(flags: { json: boolean }): Promise<number> {
   if (flags.json) {
     print(JSON.stringify(report));
   } else {
+    print(`${'state'.padEnd(17)} ${health.summary}`);
     for (const [k, v] of Object.entries(report))
-      if (v !== undefined)
-        print(`${k.padEnd(17)} ${typeof v === 'object' ? JSON.stringify(v) : v}`);
+      if (v !== undefined && k !== 'state' && k !== 'summary')
+        print(forTerminal(`${k.padEnd(17)} ${typeof v === 'object' ? JSON.stringify(v) : v}`));
   }
   return EXIT.ok;
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/errors.js';
+import { BRIDGE_VERSION } from '../shared/version.js';
 import { EXIT, forTerminal, UsageError } from './output.js';
 
 // Each command's module (and with it the AWS SDK, the Convex client, local mode and the simulator)
@@ -12,9 +13,10 @@ const HELP: Record<string, string> = {
 Commands:
   start [--docs N] [--latency MS] [--writes N] [--import]
                       run the whole bridge on this machine with a live view (npm start)
-  export [--follow]   copy the snapshot, then changes, into Kinesis (until caught up, or keep following)
+  export [--follow] [--heartbeat S] [--quiet]
+                      copy the snapshot, then changes, into Kinesis (until caught up, or keep following)
   setup               create the stream, state table and oversize bucket where missing
-  status [--json]     show phase, cursors, lag, lease holder and last error
+  status [--json]     caught up, idle or behind; phase, cursors, lag, lease holder and last error
   tail [--table T] [--from-start] [--follow]
                       print the stream's events as JSON lines (all shards)
   resync [--yes]      restart the export from a fresh snapshot
@@ -27,7 +29,7 @@ Commands:
 Settings come from the environment (see README, "Configuration").
 Exit codes: 0 ok, 1 failure (or messages left for retry), 2 usage or configuration error,
 3 lease held elsewhere, 4 resync required.
-Run 'convex-bridge <command> --help' for a command's options.`,
+Run 'convex-bridge <command> --help' for a command's options; 'convex-bridge --version' for the version.`,
   start: `Usage: convex-bridge start [--docs N] [--latency MS] [--writes N] [--import]
 
 Starts local AWS stand-ins (moto, kinesalite), creates the stream, state table, bucket and queues,
@@ -42,10 +44,15 @@ writer and a demo message sender. With them it reads that deployment (never writ
   --latency MS    simulated Convex latency per request (default 20)
   --writes N      demo writer changes per second (default 3; 0 for none)
   --import        import queued messages into the real deployment too`,
-  export: `Usage: convex-bridge export [--follow] [--verbose]
+  export: `Usage: convex-bridge export [--follow] [--heartbeat SECONDS] [--quiet] [--verbose]
 
-  --follow    keep polling for changes after catching up, until Ctrl-C
-  --verbose   log every step (JSON lines on stderr)
+  --follow        keep polling for changes after catching up, until Ctrl-C; waits out outages of
+                  Convex and AWS (retrying with backoff up to BRIDGE_FOLLOW_RETRY_MAX_MS, default
+                  30000) and says so on stderr
+  --heartbeat S   with --follow, a line on stderr every S seconds (default 30): events published,
+                  lag of the newest event, cursor age
+  --quiet         no heartbeat
+  --verbose       log every step (JSON lines on stderr)
 
 Needs CONVEX_URL, CONVEX_DEPLOY_KEY (or CONVEX_DEPLOY_KEY_SECRET_ID), BRIDGE_STREAM_NAME,
 BRIDGE_STATE_TABLE, BRIDGE_OVERSIZE_BUCKET.`,
@@ -57,9 +64,10 @@ BRIDGE_DLQ_URL (redrive after 5 receives). Meant for local emulators and trials;
 resources with the CDK app.`,
   tail: `Usage: convex-bridge tail [--table NAME] [--from-start] [--follow]
 
-Prints the events of BRIDGE_STREAM_NAME as JSON lines, exactly as stored, reading every shard.
---from-start reads from the oldest record kept (default: only new records); --follow keeps
-reading until Ctrl-C (default: stop when every shard is caught up).`,
+Prints the events of BRIDGE_STREAM_NAME as JSON lines, exactly as stored, reading every shard;
+says on stderr how many it read, from which stream and endpoint, and which tables it saw.
+--from-start reads from the oldest record kept (default: only records newer than the command);
+--follow keeps reading until Ctrl-C (default: stop when every shard is caught up).`,
   import: `Usage: convex-bridge import [--follow] [--verbose]
 
 Receives from BRIDGE_QUEUE_URL, imports into Convex, deletes what was imported or quarantined.
@@ -73,7 +81,10 @@ are reported with their line number and not sent. On a FIFO queue each document'
 Deletes every document of the tables, atomically. Convex emits no delete events for them.`,
   status: `Usage: convex-bridge status [--json]
 
-Reads BRIDGE_STATE_TABLE (and BRIDGE_EXPORT_ID, default 'default').`,
+Reads BRIDGE_STATE_TABLE (and BRIDGE_EXPORT_ID, default 'default'). The first line says whether
+the export is caught up (the cursor is fresh), caught up and idle (no changes for a while: the
+newest event is old but the cursor is fresh), or behind (the cursor itself is old: no export runs,
+or it cannot keep up).`,
   resync: `Usage: convex-bridge resync [--yes]
 
 Discards the export cursors so the next run copies a fresh snapshot. Needed after Convex answers
@@ -82,6 +93,10 @@ InvalidWindowToReadDocuments or SnapshotTooOld. Asks for confirmation unless --y
 
 export async function main(argv: string[]): Promise<number> {
   const [command = '', ...rest] = argv;
+  if (command === '--version' || command === '-V' || command === 'version') {
+    process.stdout.write(`convex-bridge ${BRIDGE_VERSION}\n`);
+    return EXIT.ok;
+  }
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -90,6 +105,8 @@ export async function main(argv: string[]): Promise<number> {
       verbose: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       yes: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+      heartbeat: { type: 'string' },
       table: { type: 'string' },
       op: { type: 'string', default: 'upsert' },
       'from-start': { type: 'boolean', default: false },
@@ -120,7 +137,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'export': {
       const { exportCommand } = await import('./export-commands.js');
-      return exportCommand({ follow: values.follow, verbose: values.verbose });
+      return exportCommand({
+        follow: values.follow,
+        verbose: values.verbose,
+        quiet: values.quiet,
+        heartbeat: values.heartbeat,
+      });
     }
     case 'setup': {
       const { setupCommand } = await import('./export-commands.js');
