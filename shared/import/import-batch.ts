@@ -1,5 +1,10 @@
-import { METRICS } from '../names.js';
-import { type ImportTarget, RecordsRejectedError } from '../ports/import-target.js';
+import { METRICS, type MetricName } from '../names.js';
+import {
+  type ImportTarget,
+  RecordsRejectedError,
+  type RefusalKind,
+  TargetRefusedError,
+} from '../ports/import-target.js';
 import type { InboundMessage } from '../ports/message-queue.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';
 import type { Quarantine, QuarantineItem } from '../ports/quarantine.js';
@@ -12,13 +17,22 @@ import {
   validateMessage,
 } from './import-message.js';
 import { type PlannedRequest, planRequests, type RequestLimits } from './plan-requests.js';
-import type { PrimaryKeyIndexes } from './primary-key-indexes.js';
+import { IndexNotReadyError, type PrimaryKeyIndexes } from './primary-key-indexes.js';
+
+/**
+ * One per halted batch: alarm on it (docs/import.md). Cast until shared/names.ts lists it as
+ * `METRICS.importHalted`.
+ */
+export const IMPORT_HALTED_METRIC = 'ImportHalted' as MetricName;
 
 export type { InboundMessage } from '../ports/message-queue.js';
 
+/** Prepares the primary-key indexes a keyed import needs (`PrimaryKeyIndexes`). */
+export type IndexPreparer = Pick<PrimaryKeyIndexes, 'ensure'>;
+
 export interface ImportDeps {
   readonly target: ImportTarget;
-  readonly indexes: PrimaryKeyIndexes;
+  readonly indexes: IndexPreparer;
   readonly quarantine: Quarantine;
   readonly metrics: MetricsSink;
   readonly log: LogSink;
@@ -33,12 +47,26 @@ export interface ImportOptions {
   readonly indexReadyTimeoutMs: number;
 }
 
+/** Why a batch stopped: the target refuses every request until a setting is fixed. */
+export interface ImportHalt {
+  readonly kind: RefusalKind;
+  /** The target's name for the refusal, e.g. `BadAdminKey` or `HTTP 404`. */
+  readonly code: string;
+  /** What to fix, naming the setting, and what the target answered. */
+  readonly message: string;
+}
+
 export interface ImportResult {
   /** Messages to hand back to the queue (transient failures): SQS redelivers exactly these. */
   readonly failedIds: readonly string[];
   readonly imported: number;
   readonly quarantined: number;
   readonly requests: number;
+  /**
+   * Set when the target refused a request whatever its content (a wrong key): no request was
+   * sent after it, and every valid message not yet imported is in `failedIds`, to be backed off.
+   */
+  readonly halt?: ImportHalt;
 }
 
 interface Item {
@@ -63,6 +91,10 @@ export async function importBatch(
   const valid: Item[] = [];
   let imported = 0;
   let requests = 0;
+  let halt: ImportHalt | undefined;
+  const haltOn = (error: TargetRefusedError) => {
+    halt ??= { kind: error.kind, code: error.code, message: error.message };
+  };
 
   const fail = (items: readonly Item[]) => {
     for (const item of items) {
@@ -78,6 +110,7 @@ export async function importBatch(
       reason: rejection.message,
       ...(rejection.table !== undefined ? { table: rejection.table } : {}),
       ...(inbound.groupId !== undefined ? { groupId: inbound.groupId } : {}),
+      ...(inbound.attributes !== undefined ? { attributes: inbound.attributes } : {}),
     });
   };
 
@@ -102,16 +135,27 @@ export async function importBatch(
         ),
       );
     } catch (error) {
-      deps.log.error('primary key indexes are not ready; retrying those messages later', {
-        error: String((error as Error).message),
-      });
-      const blocked = valid.filter((v) => keyed.has(v.message.table));
-      fail(blocked);
-      sendable = valid.filter((v) => !keyed.has(v.message.table));
+      if (error instanceof TargetRefusedError) {
+        haltOn(error);
+      } else {
+        deps.log.error(
+          error instanceof IndexNotReadyError
+            ? 'primary key indexes are not ready; retrying those messages later'
+            : 'could not prepare the primary key indexes; retrying those messages later',
+          { error: String((error as Error).message) },
+        );
+      }
+      // A halt holds every valid message back; otherwise only the keyed tables' wait.
+      fail(halt ? valid : valid.filter((v) => keyed.has(v.message.table)));
+      sendable = halt ? [] : valid.filter((v) => !keyed.has(v.message.table));
     }
   }
 
   const send = async (request: PlannedRequest<Item>): Promise<void> => {
+    if (halt) {
+      fail(request.items);
+      return;
+    }
     requests++;
     deps.metrics.add(METRICS.importRequests, 1, 'Count');
     deps.metrics.add(METRICS.importBytes, Buffer.byteLength(request.body), 'Bytes');
@@ -136,6 +180,11 @@ export async function importBatch(
         }
         return;
       }
+      if (error instanceof TargetRefusedError) {
+        haltOn(error);
+        fail(request.items);
+        return;
+      }
       const e = error as { status?: number; code?: string; message?: string };
       deps.log.error('import request failed; its messages will be redelivered', {
         status: e.status,
@@ -153,7 +202,7 @@ export async function importBatch(
   // older one when it is redelivered.
   const sendUnlessBlocked = async (request: PlannedRequest<Item>): Promise<void> => {
     const blocked = request.items.filter((i) => orderKeys(i).some((k) => blockedKeys.has(k)));
-    if (options.remainingMs() < options.safetyMarginMs) {
+    if (halt || options.remainingMs() < options.safetyMarginMs) {
       fail(request.items);
       return;
     }
@@ -178,6 +227,15 @@ export async function importBatch(
   deps.metrics.add(METRICS.messagesImported, imported, 'Count');
   deps.metrics.add(METRICS.messagesQuarantined, quarantined, 'Count');
   for (const q of toQuarantine) deps.metrics.add(`Quarantined${q.code}`, 1, 'Count');
+  if (halt) {
+    deps.metrics.add(IMPORT_HALTED_METRIC, 1, 'Count');
+    deps.log.error('import halted: Convex refuses every request; nothing more is sent', {
+      error: halt.message,
+      code: halt.code,
+      kind: halt.kind,
+      heldBack: failed.size,
+    });
+  }
   deps.log.info('import batch finished', {
     messages: batch.length,
     imported,
@@ -192,6 +250,7 @@ export async function importBatch(
     imported,
     quarantined,
     requests,
+    ...(halt ? { halt } : {}),
   };
 }
 

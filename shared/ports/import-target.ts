@@ -7,7 +7,9 @@ import { BridgeError } from '../errors.js';
 export interface ImportTarget {
   /**
    * Applies one request body, as planned by `planRequests`. Throws RecordsRejectedError when the
-   * target refuses the content (sending it again cannot help); any other error is transient.
+   * target refuses the content (sending it again cannot help, but the other records may import),
+   * TargetRefusedError when it refuses every request whatever its content (credentials,
+   * permission, configuration), and anything else (TargetUnavailableError) when it may work later.
    */
   importRecords(body: string): Promise<void>;
 }
@@ -22,6 +24,39 @@ export class RecordsRejectedError extends BridgeError {
   ) {
     super(`records rejected (${code}): ${serverMessage}`, options);
     this.name = 'RecordsRejectedError';
+  }
+}
+
+/**
+ * Why the target refuses everything: `unauthorized` (a wrong or malformed key), `forbidden` (a
+ * key without the permission), `refused` (any other answer that is not about one record: a wrong
+ * URL, an unexpected answer, a setting the target does not accept).
+ */
+export type RefusalKind = 'unauthorized' | 'forbidden' | 'refused';
+
+/**
+ * The target refuses every request, whatever is in it: nothing will import until someone fixes
+ * the setting named in the message. The importer stops the batch and backs its messages off.
+ */
+export class TargetRefusedError extends BridgeError {
+  constructor(
+    readonly kind: RefusalKind,
+    /** The target's own name for the refusal (Convex's code, or `HTTP <status>`). */
+    readonly code: string,
+    /** What to fix, in our words, naming the setting. */
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'TargetRefusedError';
+  }
+}
+
+/** The target could not be reached, timed out or is overloaded (5xx, 429): worth trying later. */
+export class TargetUnavailableError extends BridgeError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'TargetUnavailableError';
   }
 }
 

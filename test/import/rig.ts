@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSEvent, SQSMessageAttributes } from 'aws-lambda';
 import { beforeAll } from 'vitest';
 import { ConvexImportTarget } from '../../shared/adapters/convex-import-target.js';
 import { SqsQuarantine } from '../../shared/adapters/sqs-quarantine.js';
@@ -69,12 +75,12 @@ export function useImportRig(knobs: Partial<Knobs> = {}) {
     ...(groupId !== undefined ? { groupId } : {}),
   });
   /** Everything in the DLQ, with its attributes. */
-  const drainDlq = async () => {
+  const drainDlq = async (url?: string) => {
     const out: { body: string; attributes: Record<string, string> }[] = [];
     for (let empty = 0; empty < 2; ) {
       const page = await sqs.send(
         new ReceiveMessageCommand({
-          QueueUrl: dlqUrl,
+          QueueUrl: url ?? dlqUrl,
           MaxNumberOfMessages: 10,
           MessageAttributeNames: ['All'],
           VisibilityTimeout: 300,
@@ -129,4 +135,109 @@ export function expectedState(
 export function userFields(doc: Record<string, unknown>): Record<string, unknown> {
   const { _id, _creationTime, ...rest } = doc;
   return rest;
+}
+
+export interface QueuePair {
+  readonly queueUrl: string;
+  readonly dlqUrl: string;
+  readonly queueArn: string;
+}
+
+/** An import queue and its DLQ in moto; the queue moves a message there on its `maxReceiveCount + 1`th receive. */
+export async function createQueuePair(
+  sqs: SQSClient,
+  options: { fifo?: boolean; maxReceiveCount?: number; visibilityTimeout?: number } = {},
+): Promise<QueuePair> {
+  const id = randomUUID().slice(0, 8);
+  const suffix = options.fifo ? '.fifo' : '';
+  const fifo = options.fifo ? { FifoQueue: 'true' } : {};
+  const dlqUrl = (
+    await sqs.send(
+      new CreateQueueCommand({ QueueName: `dlq-${id}${suffix}`, Attributes: { ...fifo } }),
+    )
+  ).QueueUrl as string;
+  const arnOf = async (url: string) =>
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })))
+      .Attributes?.QueueArn as string;
+  const queueUrl = (
+    await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `import-${id}${suffix}`,
+        Attributes: {
+          ...fifo,
+          VisibilityTimeout: String(options.visibilityTimeout ?? 120),
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: await arnOf(dlqUrl),
+            maxReceiveCount: options.maxReceiveCount ?? 5,
+          }),
+        },
+      }),
+    )
+  ).QueueUrl as string;
+  return { queueUrl, dlqUrl, queueArn: await arnOf(queueUrl) };
+}
+
+/** The queue's counts, as `convex-bridge import` reads them. */
+export async function depthOf(sqs: SQSClient, queueUrl: string) {
+  const a =
+    (
+      await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queueUrl,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      )
+    ).Attributes ?? {};
+  return {
+    visible: Number(a.ApproximateNumberOfMessages),
+    inFlight: Number(a.ApproximateNumberOfMessagesNotVisible),
+  };
+}
+
+/** Receives up to `max` messages as Lambda's event source mapping would, and builds its event. */
+export async function receiveAsLambda(
+  sqs: SQSClient,
+  pair: QueuePair,
+  max = 10,
+): Promise<SQSEvent> {
+  const out = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: pair.queueUrl,
+      MaxNumberOfMessages: max,
+      MessageSystemAttributeNames: ['All'],
+      MessageAttributeNames: ['All'],
+    }),
+  );
+  return {
+    Records: (out.Messages ?? []).map((m) => ({
+      messageId: m.MessageId as string,
+      receiptHandle: m.ReceiptHandle as string,
+      body: m.Body ?? '',
+      attributes: {
+        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
+        SentTimestamp: m.Attributes?.SentTimestamp ?? '0',
+        SenderId: m.Attributes?.SenderId ?? 'x',
+        ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? '0',
+        ...(m.Attributes?.MessageGroupId !== undefined
+          ? { MessageGroupId: m.Attributes.MessageGroupId }
+          : {}),
+      },
+      messageAttributes: Object.fromEntries(
+        Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [
+          k,
+          {
+            dataType: v.DataType as string,
+            ...(v.StringValue !== undefined ? { stringValue: v.StringValue } : {}),
+            ...(v.BinaryValue !== undefined
+              ? { binaryValue: Buffer.from(v.BinaryValue).toString('base64') }
+              : {}),
+          },
+        ]),
+      ) as SQSMessageAttributes,
+      md5OfBody: m.MD5OfBody ?? '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: pair.queueArn,
+      awsRegion: 'us-east-1',
+    })),
+  };
 }
