@@ -344,6 +344,9 @@ export async function statusCommand(flags: { json: boolean }): Promise<number> {
         : undefined,
     resyncNeeded: state?.resyncNeeded,
     lastError: state?.lastError,
+    // Events the latest recovery found already in the stream after the checkpoint, and skipped.
+    recoveredRecords: state?.lastRecovery?.found,
+    lastRecovery: state?.lastRecovery,
     updatedAt: state?.updatedAt,
   };
   if (flags.json) {

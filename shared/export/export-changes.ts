@@ -10,7 +10,7 @@ import { type PageBatch, recordBatchMetrics, stateAfter, toBatch } from './page-
 import { ReadAhead } from './read-ahead.js';
 import { FeedResyncSignal, READ_AHEAD_LIMITS, readPagesAhead } from './read-pages.js';
 import { recoverLanded } from './recover-landed.js';
-import { advanceMark, holdBack } from './stream-mark.js';
+import { advanceMark, holdBack, passRecords } from './stream-mark.js';
 
 export { ExportResyncRequiredError } from './export-run.js';
 export { lagSeconds } from './page-batch.js';
@@ -112,13 +112,15 @@ export async function exportChanges(
       const batch = await takeBatch(ahead, run, signal);
       if (batch === undefined) break;
       if (!(await pinSnapshot(run, batch))) return { status: 'lease-lost', pages, events };
-      const fresh = landed.size === 0 ? batch.events : unlanded(batch.events, landed);
+      const skipped: ShardPosition[] = [];
+      const fresh = landed.size === 0 ? batch.events : unlanded(batch.events, landed, skipped);
       // Ctrl-C lets the batch finish; only the Lambda deadline may cut a publish short (no checkpoint then).
       const published = await deps.publisher.publish(fresh, publishDeadline(options));
       passedSinceRecovery += batch.events.length;
       // Found events the replay did not reach within two batches are not ours to wait for.
       if (passedSinceRecovery >= 2 * MAX_BATCH_EVENTS) landed.clear();
-      if (mark !== undefined) mark = holdBack(advanceMark(mark, published.mark), landed.values());
+      if (mark !== undefined)
+        mark = holdBack(advanceMark(passRecords(mark, skipped), published.mark), landed.values());
       // If the lease was lost, the batch is in the stream but not checkpointed by us: the new
       // holder reads it back from the stream after our last checkpoint and skips it.
       if (!(await run.save(stateAfter(run.state, batch, run.timestamp(), mark))))
@@ -147,8 +149,15 @@ export async function exportChanges(
 function unlanded(
   events: readonly ChangeEvent[],
   landed: Map<string, ShardPosition>,
+  skipped: ShardPosition[],
 ): readonly ChangeEvent[] {
-  return events.filter((e) => !landed.delete(e.eventId));
+  return events.filter((e) => {
+    const at = landed.get(e.eventId);
+    if (at === undefined) return true;
+    landed.delete(e.eventId);
+    skipped.push(at);
+    return false;
+  });
 }
 
 /**

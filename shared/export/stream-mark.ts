@@ -42,3 +42,13 @@ export function holdBack(mark: StreamMark, pending: Iterable<ShardPosition>): St
   }
   return { shards, at: mark.at };
 }
+
+/** The mark moved past records known to be in the stream (found events that came up and were skipped). */
+export function passRecords(mark: StreamMark, seen: Iterable<ShardPosition>): StreamMark {
+  const shards: Record<string, { seq: string }> = {};
+  for (const { shard, seq } of seen) {
+    const old = shards[shard];
+    if (old === undefined || compareSeq(seq, old.seq) > 0) shards[shard] = { seq };
+  }
+  return Object.keys(shards).length === 0 ? mark : advanceMark(mark, { shards, at: mark.at });
+}

@@ -7,7 +7,7 @@ import {
   KinesisEventPublisher,
   type KinesisPublisherOptions,
 } from '../../shared/adapters/kinesis-publisher.js';
-import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
+import { KinesisStreamTail, readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
 import { S3ClaimCheckStore } from '../../shared/adapters/s3-claim-check.js';
 import {
   createDynamoDbClient,
@@ -71,8 +71,18 @@ export function useExportRig(knobs: Partial<Knobs> = {}) {
       /** Reads through this instead of a fresh client (to trace or alter what Convex answers). */
       source?: Pick<ConvexClient, 'listSnapshot' | 'documentDeltas'>;
       metrics?: MemoryMetrics;
+      /** Recover effectively once: read what landed after the checkpoint (StreamTail). */
+      tail?: boolean;
     } = {},
   ): ExportDeps => ({
+    ...(options.tail
+      ? {
+          tail: new KinesisStreamTail(
+            options.kinesisClient ?? kinesis(),
+            options.stream ?? names.stream,
+          ),
+        }
+      : {}),
     feed: new ConvexLegacyFeed(options.source ?? convex(options.client)),
     store: new DynamoDbExportStore(
       createDynamoDbClient(),
