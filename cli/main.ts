@@ -21,14 +21,16 @@ Commands:
                       print the stream's events as JSON lines (all shards)
   resync [--yes]      restart the export from a fresh snapshot
   import [--follow]   import queued messages into Convex (until the queue is empty, or keep following)
-  send --table T [--op delete] [file.jsonl]
-                      queue one message per JSON line (stdin by default)
+  send --table T [--op delete] [--skip-invalid] [file.jsonl]
+                      queue one message per JSON line (stdin by default); all or nothing
   clear-tables T... [--yes]
                       empty Convex tables (never done from a message)
+  dlq list|show ID|redrive [--reason CODE] [--table T] [--dry-run]|purge [--yes]
+                      look into the dead-letter queue, move messages back to the queue
 
 Settings come from the environment (see README, "Configuration").
 Exit codes: 0 ok, 1 failure (or messages left for retry), 2 usage or configuration error,
-3 lease held elsewhere, 4 resync required.
+3 lease held elsewhere, 4 resync required, 5 import: queue not drained, 6 send: invalid input.
 Run 'convex-bridge <command> --help' for a command's options; 'convex-bridge --version' for the version.`,
   start: `Usage: convex-bridge start [--docs N] [--latency MS] [--writes N] [--import]
 
@@ -71,11 +73,15 @@ says on stderr how many it read, from which stream and endpoint, and which table
   import: `Usage: convex-bridge import [--follow] [--verbose]
 
 Receives from BRIDGE_QUEUE_URL, imports into Convex, deletes what was imported or quarantined.
-Needs CONVEX_URL, CONVEX_DEPLOY_KEY, BRIDGE_QUEUE_URL, BRIDGE_DLQ_URL, BRIDGE_IMPORT_TABLES.`,
-  send: `Usage: convex-bridge send --table NAME [--op upsert|delete] [file.jsonl]
+Needs CONVEX_URL, CONVEX_DEPLOY_KEY, BRIDGE_QUEUE_URL, BRIDGE_DLQ_URL, BRIDGE_IMPORT_TABLES.
+Ends with what the queue still holds: exit 0 only when it is empty, 5 when messages are in
+flight, waiting behind them (FIFO) or delayed, 1 when this run failed or Convex refused the key.
+--follow keeps going, waiting out SQS and Convex outages, until Ctrl-C.`,
+  send: `Usage: convex-bridge send --table NAME [--op upsert|delete] [--skip-invalid] [file.jsonl]
 
-Each non-empty line is a JSON object: the data of one message. Lines are checked first; bad lines
-are reported with their line number and not sent. On a FIFO queue each document's key is its group.`,
+Each non-empty line is a JSON object: the data of one message. Every line is checked first; bad
+lines are reported with their line number and nothing is sent (exit 6) unless --skip-invalid
+sends the valid ones. On a FIFO queue each document's key is its group.`,
   'clear-tables': `Usage: convex-bridge clear-tables TABLE... [--yes]
 
 Deletes every document of the tables, atomically. Convex emits no delete events for them.`,
@@ -97,6 +103,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`convex-bridge ${BRIDGE_VERSION}\n`);
     return EXIT.ok;
   }
+  if (command === 'dlq') return (await import('./dlq-commands.js')).dlqCommand(rest);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -109,6 +116,7 @@ export async function main(argv: string[]): Promise<number> {
       heartbeat: { type: 'string' },
       table: { type: 'string' },
       op: { type: 'string', default: 'upsert' },
+      'skip-invalid': { type: 'boolean', default: false },
       'from-start': { type: 'boolean', default: false },
       docs: { type: 'string' },
       latency: { type: 'string' },
@@ -170,7 +178,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'send': {
       const { sendCommand } = await import('./import-commands.js');
-      return sendCommand({ table: values.table, op: values.op, file: positionals[0] });
+      return sendCommand({
+        table: values.table,
+        op: values.op,
+        file: positionals[0],
+        skipInvalid: values['skip-invalid'],
+      });
     }
     case 'clear-tables': {
       const { clearTablesCommand } = await import('./import-commands.js');

@@ -13,7 +13,7 @@ const cli = runCli;
 describe('convex-bridge CLI (import side)', () => {
   const f = useSimulator();
 
-  it('creates the queues, sends JSON lines (refusing bad lines by number), imports them in order, and clears tables', {
+  it('creates the queues, sends JSON lines (all or nothing, bad lines by number; --skip-invalid sends the rest), imports them in order, and clears tables', {
     timeout: 90_000,
   }, async () => {
     const id = randomUUID().slice(0, 8);
@@ -52,13 +52,23 @@ describe('convex-bridge CLI (import side)', () => {
         '{"email":"a@x.io","name":"A2"}',
       ].join('\n'),
     );
-    const send = await cli(['send', '--table', 'people', file], env);
-    expect(send.code).toBe(2);
-    expect(send.stdout).toContain('sent 3 message(s)');
-    expect(send.stderr).toContain('line 4: not JSON');
-    expect(send.stderr).toContain(
+    // All or nothing: one bad line and nothing is queued, with its own exit code (not usage's 2).
+    const refused = await cli(['send', '--table', 'people', file], env);
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).toContain('line 4: not JSON');
+    expect(refused.stderr).toContain(
       'line 5: MissingPrimaryKeyField: primary key field data.email is missing',
     );
+    expect(refused.stderr).toContain('nothing sent: 2 of 6 line(s) are invalid');
+    expect(refused.stdout).toBe('');
+    const none = await createSqsClient().send(
+      new ReceiveMessageCommand({ QueueUrl: env.BRIDGE_QUEUE_URL, WaitTimeSeconds: 0 }),
+    );
+    expect(none.Messages ?? []).toEqual([]);
+    const send = await cli(['send', '--table', 'people', '--skip-invalid', file], env);
+    expect(send.code).toBe(0);
+    expect(send.stdout).toContain('sent 3 message(s)');
+    expect(send.stderr).toContain('skipped 2 invalid line(s)');
     const del = await cli(
       ['send', '--table', 'people', '--op', 'delete'],
       env,
@@ -70,6 +80,7 @@ describe('convex-bridge CLI (import side)', () => {
     expect(run.stderr).toBe('');
     expect(run).toMatchObject({ code: 0 });
     expect(run.stdout).toContain('import: 4 imported, 0 quarantined (DLQ), 0 left for retry');
+    expect(run.stdout).toContain('queue drained');
     const people = f.sim.deployment.documents('people').map((d) => [d.email, d.name]);
     expect(people).toEqual([['a@x.io', 'A2']]);
 
@@ -82,5 +93,18 @@ describe('convex-bridge CLI (import side)', () => {
     const clear = await cli(['clear-tables', 'people', '--yes'], env);
     expect(clear).toMatchObject({ code: 0 });
     expect(f.sim.deployment.documents('people')).toEqual([]);
+  });
+
+  it('send: exit 6 for an input file that is missing or has no valid line, 2 only for usage', async () => {
+    const endpoint = process.env.AWS_ENDPOINT_URL as string;
+    const env = { BRIDGE_QUEUE_URL: `${endpoint}/123456789012/never-used` };
+    const missing = await cli(['send', '--table', 'people', '/nonexistent/people.jsonl'], env);
+    expect(missing.code).toBe(6);
+    expect(missing.stderr).toContain('/nonexistent/people.jsonl');
+    const usage = await cli(['send', 'file.jsonl'], env);
+    expect(usage.code).toBe(2);
+    const allBad = await cli(['send', '--table', 'people', '--skip-invalid'], env, 'nope\n');
+    expect(allBad.code).toBe(6);
+    expect(allBad.stderr).toContain('line 1: not JSON');
   });
 });
