@@ -67,9 +67,6 @@ function describeIssue(issue: z.core.$ZodIssue, env: Readonly<Record<string, str
     case 'invalid_format':
       rule = issue.format === 'url' ? 'must be a URL' : issue.message;
       break;
-    case 'invalid_type':
-      rule = `must be ${issue.expected === 'number' ? 'a number' : `a ${issue.expected}`}`;
-      break;
     default:
       rule = issue.message;
   }

@@ -36,6 +36,8 @@ export async function connectToConvex(
             });
           },
           onKeyRefresh: ({ endpoint, changed }) => {
+            // A key from the environment cannot change while we run: nothing to say.
+            if (!changed && 'value' in connection.deployKey) return;
             sinks.log.warn(
               changed
                 ? 'Convex refused the deploy key; read it again and retrying with the new key'

@@ -9,6 +9,7 @@ import { createDynamoDbClient, createKinesisClient } from '../../shared/aws/clie
 import { loadConvexConnection } from '../../shared/config/convex-connection.js';
 import { ConfigError } from '../../shared/errors.js';
 import { loadExportConfig } from '../../shared/export/config.js';
+import { loadImportConfig } from '../../shared/import/config.js';
 import { type LogSink, MemoryMetrics } from '../../shared/ports/observability.js';
 import { ensureStateTable } from '../../shared/setup/ensure-resources.js';
 import { connectToConvex } from '../../shared/wiring/convex.js';
@@ -160,6 +161,25 @@ describe('configuration errors in our words, with the variable and a valid examp
     const noKey = problem({ ...EXPORT_ENV, CONVEX_DEPLOY_KEY: undefined });
     expect(noKey).toContain(
       'CONVEX_DEPLOY_KEY is not set: set CONVEX_DEPLOY_KEY or CONVEX_DEPLOY_KEY_SECRET_ID, e.g. CONVEX_DEPLOY_KEY=prod:<deployment>|<key> or CONVEX_DEPLOY_KEY_SECRET_ID=<secret name or ARN>',
+    );
+  });
+
+  it('a URL that is not one, and a long value cut short', () => {
+    const message = problem({
+      ...EXPORT_ENV,
+      BRIDGE_EXPORT_ID: 'x'.repeat(100),
+    });
+    expect(message).toContain(`BRIDGE_EXPORT_ID=${'x'.repeat(57)}...: must be`);
+    const queue = (() => {
+      try {
+        loadImportConfig({ ...EXPORT_ENV, BRIDGE_DLQ_URL: 'not a url' });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return '';
+    })();
+    expect(queue).toContain(
+      'BRIDGE_DLQ_URL=not a url: must be a URL, e.g. BRIDGE_DLQ_URL=https://sqs.us-east-1.amazonaws.com/123456789012/convex-import-dlq',
     );
   });
 

@@ -158,7 +158,9 @@ describe('followers ride out a 30 s outage of each stand-in', () => {
     await follower('kinesalite');
   });
 
-  it.concurrent('npm start (local mode) through a Convex outage', { timeout: 150_000 }, async () => {
+  it.concurrent('npm start (local mode) through a Convex outage', {
+    timeout: 150_000,
+  }, async () => {
     const door = await frontDoor(f.sim.url);
     const table = 'fo_local';
     f.write([{ op: 'insert', table, doc: { n: 'seed' } }]);
