@@ -1,6 +1,7 @@
 import { ConvexLegacyFeed } from '../adapters/convex-legacy-feed.js';
 import { DynamoDbExportStore } from '../adapters/dynamodb-export-store.js';
 import { KinesisEventPublisher } from '../adapters/kinesis-publisher.js';
+import { KinesisStreamTail } from '../adapters/kinesis-stream-reader.js';
 import { S3ClaimCheckStore } from '../adapters/s3-claim-check.js';
 import {
   createDynamoDbClient,
@@ -33,7 +34,9 @@ export async function buildExportDeps(
     kinesis,
   );
   const store = new DynamoDbExportStore(createDynamoDbClient(), config.stateTable, config.exportId);
-  return { feed, store, publisher, metrics: sinks.metrics, log: sinks.log };
+  // What landed after the last checkpoint is read back, so a recovering run skips it (docs/events.md).
+  const tail = new KinesisStreamTail(kinesis, config.streamName);
+  return { feed, store, publisher, tail, metrics: sinks.metrics, log: sinks.log };
 }
 
 /** Run options from config; the caller adds owner, budget, follow and signal. */

@@ -1,11 +1,10 @@
 /**
  * A real exporter process for the SIGKILL test: `convex-bridge export --follow` as the CLI wires
- * it, plus the stream tail (the recovery read) when the wiring does not add one yet.
+ * it (with the stream tail, the recovery read).
  * CRASH_DEDUP=off runs it at-least-once as before: no tail, and a publisher that retries an
  * unknown PutRecords outcome blindly (for the before/after comparison).
  */
 import { KinesisEventPublisher } from '../../shared/adapters/kinesis-publisher.js';
-import { KinesisStreamTail } from '../../shared/adapters/kinesis-stream-reader.js';
 import { S3ClaimCheckStore } from '../../shared/adapters/s3-claim-check.js';
 import { createKinesisClient, createS3Client } from '../../shared/aws/clients.js';
 import { loadExportConfig } from '../../shared/export/config.js';
@@ -18,8 +17,9 @@ const metrics = new MemoryMetrics();
 const wired: ExportDeps = await buildExportDeps(config, { metrics, log: silentLog });
 const kinesis = createKinesisClient();
 const dedup = process.env.CRASH_DEDUP !== 'off';
+if (dedup && wired.tail === undefined) throw new Error('the export wiring must add a stream tail');
 const deps: ExportDeps = dedup
-  ? { ...wired, tail: wired.tail ?? new KinesisStreamTail(kinesis, config.streamName) }
+  ? wired
   : {
       feed: wired.feed,
       store: wired.store,
