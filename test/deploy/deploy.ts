@@ -68,7 +68,7 @@ const P: Record<Name, string> = { dev: 'Dev', prod: 'Prod' };
 const SEEDED: Record<Name, number> = { dev: 12, prod: 25 };
 
 /** The README's command (section "Deploy") that turns the outputs file into the CLI's environment. */
-export const README_ENV_COMMAND = `eval "$(jq -r '.${STACK}.CliEnv | fromjson | to_entries[] | "export \\(.key)=\\(.value | @sh)"' outputs.json)"`;
+const README_ENV_COMMAND = `eval "$(jq -r '.${STACK}.CliEnv | fromjson | to_entries[] | "export \\(.key)=\\(.value | @sh)"' outputs.json)"`;
 
 // ---------------------------------------------------------------- stages, processes, cleanup
 
