@@ -148,22 +148,22 @@ describe('a Convex answer that is not about one record halts the import batch', 
         import: rig.options({ tables: { ledger: {} }, unknownTables: 'reject' }),
         follow: false,
         signal: new AbortController().signal,
-        haltBackoff: { baseSeconds: 2, factor: 2, maxSeconds: 60 },
+        haltBackoff: { baseSeconds: 3, factor: 2, maxSeconds: 60 },
       });
 
     const first = await drain();
     expect(first).toMatchObject({ imported: 0, retried: 6, halt: { code: 'BadAdminKey' } });
-    // The queue's own timeout is 1 s; the halt postponed them for 2 s after the first receive.
-    await sleep(1_300);
+    // The queue's own timeout is 1 s; the halt postponed them for 3 s after the first receive.
+    await sleep(1_500);
     expect(await depthOf(rig.sqs, pair.queueUrl)).toEqual({ visible: 0, inFlight: 6 });
-    await sleep(1_200);
+    await sleep(2_000);
     await send(6, 9); // three more, received once when the six are received a second time
     const second = await drain();
     expect(second).toMatchObject({ imported: 0, retried: 9, halt: { code: 'BadAdminKey' } });
-    // Second receive of the six: 4 s now. After 2.5 s the new three are back, the six are not.
-    await sleep(2_500);
+    // Second receive of the six: 6 s now. After 4 s the new three (3 s) are back, the six are not.
+    await sleep(4_000);
     expect(await depthOf(rig.sqs, pair.queueUrl)).toEqual({ visible: 3, inFlight: 6 });
-    await sleep(2_000);
+    await sleep(2_500);
     expect(countRequests(rig.f.sim, IMPORT_PATH)).toBe(2); // one request per halted run
     expect(rig.f.sim.deployment.documents('ledger')).toEqual([]);
 
