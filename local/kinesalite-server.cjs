@@ -1,4 +1,8 @@
 // kinesalite's own CLI cannot bind to loopback only; this starts it on 127.0.0.1:<port>.
+// kinesalite loads its actions when it is first required: replace the one it gets wrong first.
+const action = require.resolve('kinesalite/actions/getShardIterator');
+require(action);
+require.cache[action].exports = require('./kinesalite-at-timestamp.cjs')(require(action));
 const kinesalite = require('kinesalite');
 
 const port = Number(process.argv[2] || 4567);

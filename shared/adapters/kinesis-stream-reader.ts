@@ -98,7 +98,12 @@ export class KinesisStreamTail implements StreamTail {
     let bytes = 0;
     let calls = 0;
     let complete = true;
-    const since = new Date(Math.min(Date.parse(mark.at) - SKEW_MS, Date.now() - 1_000));
+    const since = new Date(
+      Math.max(
+        Math.min(Date.parse(mark.at) - SKEW_MS, Date.now() - 1_000),
+        mark.notBefore !== undefined ? Date.parse(mark.notBefore) : Number.NEGATIVE_INFINITY,
+      ),
+    );
     for (const shard of shards) {
       const shardId = shard.ShardId as string;
       const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter(

@@ -31,12 +31,16 @@ export async function recoverLanded(
   const state = run.state;
   const mark = state.streamMark;
   if (mark === undefined) {
-    if (!isFreshStart(state, deps.feed.start()))
+    const fresh = isFreshStart(state, deps.feed.start());
+    if (!fresh)
       log.warn(
         'the checkpoint has no stream mark (written by an older version of the bridge): events published after it are published again this once (at-least-once)',
       );
     const at = run.timestamp();
-    const saved = await run.save({ ...state, streamMark: emptyMark(at), updatedAt: at });
+    // A fresh start (a new export, or a resync's new generation) must never take an earlier
+    // generation's records, whose eventIds the new snapshot repeats, for its own.
+    const streamMark = emptyMark(at, fresh ? at : undefined);
+    const saved = await run.save({ ...state, streamMark, updatedAt: at });
     return saved ? { landed } : 'lease-lost';
   }
   const started = now();

@@ -7,7 +7,14 @@ export function compareSeq(a: string, b: string): number {
 }
 
 /** A mark for a stream holding nothing of this export's written after `at`. */
-export const emptyMark = (at: string): StreamMark => ({ shards: {}, at });
+export const emptyMark = (at: string, notBefore?: string): StreamMark => ({
+  shards: {},
+  at,
+  ...(notBefore !== undefined ? { notBefore } : {}),
+});
+
+const keepFloor = (mark: StreamMark) =>
+  mark.notBefore !== undefined ? { notBefore: mark.notBefore } : {};
 
 /**
  * The mark after `written` (a publish's own mark) landed on top of `mark`: per shard the later
@@ -20,7 +27,11 @@ export function advanceMark(mark: StreamMark, written: StreamMark | undefined): 
     const old = shards[shard];
     if (old === undefined || compareSeq(pos.seq, old.seq) >= 0) shards[shard] = { seq: pos.seq };
   }
-  return { shards, at: written.at.localeCompare(mark.at) > 0 ? written.at : mark.at };
+  return {
+    shards,
+    at: written.at.localeCompare(mark.at) > 0 ? written.at : mark.at,
+    ...keepFloor(mark),
+  };
 }
 
 /**
@@ -40,7 +51,7 @@ export function holdBack(mark: StreamMark, pending: Iterable<ShardPosition>): St
     if (old === undefined || compareSeq(seq, old.seq) <= 0)
       shards[shard] = { seq, inclusive: true };
   }
-  return { shards, at: mark.at };
+  return { shards, at: mark.at, ...keepFloor(mark) };
 }
 
 /** The mark moved past records known to be in the stream (found events that came up and were skipped). */

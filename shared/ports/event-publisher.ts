@@ -52,6 +52,11 @@ export interface ShardPosition {
 export interface StreamMark {
   readonly shards: Readonly<Record<string, { readonly seq: string; readonly inclusive?: true }>>;
   readonly at: string;
+  /**
+   * When this generation of the export started (ISO time): records before it are an earlier
+   * generation's, whose eventIds a new snapshot repeats, so a scan never reads before it.
+   */
+  readonly notBefore?: string;
 }
 
 /** What a scan after a mark found: events already in the stream, and what reading them cost. */
