@@ -44,6 +44,7 @@ function plainScreen(out: Out, stats: FlowStats): Screen {
   let printedSeq = 0;
   let printedImports = 0;
   let printedNotices = 0;
+  let printedError: string | undefined;
   let snapshotReported = false;
   const draw = () => {
     const now = Date.now();
@@ -53,6 +54,10 @@ function plainScreen(out: Out, stats: FlowStats): Screen {
     }
     for (const n of stats.notices.filter((x) => x.seq > printedNotices)) line(n.text);
     printedNotices = stats.noticeSeq;
+    if (stats.lastError !== undefined && stats.lastError !== printedError) {
+      line(`error     ${stats.lastError}`);
+      printedError = stats.lastError;
+    }
     const fresh = stats.recent.filter((c) => c.seq > printedSeq);
     const skipped = stats.changeSeq - printedSeq - fresh.length;
     if (skipped > 0) line(`change    … ${skipped} more changes`);
