@@ -35,9 +35,17 @@ export const METRICS = {
   messagesImported: 'MessagesImported',
   messagesQuarantined: 'MessagesQuarantined',
   messagesRetried: 'MessagesRetried',
+  /** One per import batch halted because Convex refuses every request (a bad key): alarmed. */
+  importHalted: 'ImportHalted',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS] | `Quarantined${string}`;
+
+/**
+ * The metric dimension naming the export of a deployment in a multi-deployment stack (its
+ * BRIDGE_EXPORT_ID); the single-deployment form emits none, as before.
+ */
+export const EXPORT_ID_DIMENSION = 'exportId';
 
 /** The state table's partition key: a string attribute holding `export#<exportId>`. */
 export const STATE_TABLE_KEY = 'pk';

@@ -1,4 +1,4 @@
-import { METRICS, type MetricName } from '../names.js';
+import { METRICS } from '../names.js';
 import {
   type ImportTarget,
   RecordsRejectedError,
@@ -17,13 +17,7 @@ import {
   validateMessage,
 } from './import-message.js';
 import { type PlannedRequest, planRequests, type RequestLimits } from './plan-requests.js';
-import { IndexNotReadyError, type PrimaryKeyIndexes } from './primary-key-indexes.js';
-
-/**
- * One per halted batch: alarm on it (docs/import.md). Cast until shared/names.ts lists it as
- * `METRICS.importHalted`.
- */
-export const IMPORT_HALTED_METRIC = 'ImportHalted' as MetricName;
+import type { PrimaryKeyIndexes } from './primary-key-indexes.js';
 
 export type { InboundMessage } from '../ports/message-queue.js';
 
@@ -126,29 +120,34 @@ export async function importBatch(
     if (message.primaryKey) keyed.set(message.table, message.primaryKey);
   let sendable = valid;
   if (keyed.size > 0) {
+    let waiting: ReadonlySet<string> = new Set();
     try {
-      await deps.indexes.ensure(
-        keyed,
-        Math.min(
-          options.indexReadyTimeoutMs,
-          Math.max(0, options.remainingMs() - options.safetyMarginMs),
-        ),
+      const waitMs = Math.min(
+        options.indexReadyTimeoutMs,
+        Math.max(0, options.remainingMs() - options.safetyMarginMs),
       );
+      const backfilling = await deps.indexes.ensure(keyed, waitMs);
+      if (backfilling.length > 0) {
+        deps.log.error('primary key indexes are not ready; retrying those messages later', {
+          tables: backfilling,
+          error: `primary key index for ${backfilling.join(', ')} still backfilling after ${waitMs} ms`,
+        });
+      }
+      waiting = new Set(backfilling);
     } catch (error) {
       if (error instanceof TargetRefusedError) {
         haltOn(error);
       } else {
-        deps.log.error(
-          error instanceof IndexNotReadyError
-            ? 'primary key indexes are not ready; retrying those messages later'
-            : 'could not prepare the primary key indexes; retrying those messages later',
-          { error: String((error as Error).message) },
-        );
+        deps.log.error('could not prepare the primary key indexes; retrying those messages later', {
+          error: String((error as Error).message),
+        });
       }
-      // A halt holds every valid message back; otherwise only the keyed tables' wait.
-      fail(halt ? valid : valid.filter((v) => keyed.has(v.message.table)));
-      sendable = halt ? [] : valid.filter((v) => !keyed.has(v.message.table));
+      waiting = new Set(keyed.keys());
     }
+    // A halt holds every valid message back; otherwise only the tables whose index is not ready.
+    const held = (v: Item) => halt !== undefined || waiting.has(v.message.table);
+    fail(valid.filter(held));
+    sendable = valid.filter((v) => !held(v));
   }
 
   const send = async (request: PlannedRequest<Item>): Promise<void> => {
@@ -228,7 +227,7 @@ export async function importBatch(
   deps.metrics.add(METRICS.messagesQuarantined, quarantined, 'Count');
   for (const q of toQuarantine) deps.metrics.add(`Quarantined${q.code}`, 1, 'Count');
   if (halt) {
-    deps.metrics.add(IMPORT_HALTED_METRIC, 1, 'Count');
+    deps.metrics.add(METRICS.importHalted, 1, 'Count');
     deps.log.error('import halted: Convex refuses every request; nothing more is sent', {
       error: halt.message,
       code: halt.code,

@@ -1,13 +1,4 @@
-import { BridgeError } from '../errors.js';
 import type { PrimaryKeyIndexAdmin } from '../ports/import-target.js';
-
-/** The primary-key indexes did not finish backfilling in time; the messages are retried later. */
-export class IndexNotReadyError extends BridgeError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'IndexNotReadyError';
-  }
-}
 
 /**
  * Creates the `_by_airbyte_primary_key` indexes before the first dedup import and waits for
@@ -23,25 +14,37 @@ export class PrimaryKeyIndexes {
       new Promise((r) => setTimeout(r, ms)),
   ) {}
 
+  /**
+   * Resolves with the tables whose index is still backfilling after `waitMs` (their messages wait
+   * for a later delivery); every other table's index is ready. Throws what the target throws.
+   */
   async ensure(
     keys: ReadonlyMap<string, readonly (readonly string[])[]>,
     waitMs: number,
-  ): Promise<void> {
+  ): Promise<readonly string[]> {
     const missing = [...keys].filter(([table]) => !this.ready.has(table));
-    if (missing.length === 0) return;
+    if (missing.length === 0) return [];
     await this.target.addPrimaryKeyIndexes(
       Object.fromEntries(missing.map(([t, pk]) => [t, pk.map((p) => [...p])])),
     );
     const tables = missing.map(([t]) => t);
     const deadline = Date.now() + waitMs;
     while (!(await this.target.primaryKeyIndexesReady(tables))) {
-      if (Date.now() + this.pollMs > deadline) {
-        throw new IndexNotReadyError(
-          `primary key index for ${tables.join(', ')} still backfilling after ${waitMs} ms; these messages will be retried`,
-        );
-      }
+      if (Date.now() + this.pollMs > deadline) return this.stillBackfilling(tables);
       await this.sleep(this.pollMs);
     }
     for (const t of tables) this.ready.add(t);
+    return [];
+  }
+
+  /** Readiness is answered for a set of tables at once: ask per table, so one slow backfill holds back only its own table. */
+  private async stillBackfilling(tables: readonly string[]): Promise<string[]> {
+    if (tables.length === 1) return [...tables];
+    const waiting: string[] = [];
+    for (const table of tables) {
+      if (await this.target.primaryKeyIndexesReady([table])) this.ready.add(table);
+      else waiting.push(table);
+    }
+    return waiting;
   }
 }

@@ -21,6 +21,7 @@ const settings: ImportSettings = {
   tables: {
     users: { primaryKey: [['email']] },
     orders: { primaryKey: [['org'], ['id']] },
+    products: { primaryKey: [['sku']] },
     events: {},
   },
   unknownTables: 'reject',
@@ -298,6 +299,25 @@ describe('primary key indexes', () => {
     expect(applied(r.target, 'n')).toEqual([1, 2]);
     expect(r.log.at('error')[0]?.message).toMatch(/primary key indexes are not ready/);
     expect(r.quarantine.parked).toHaveLength(0);
+  });
+
+  it('holds back only the table whose index is still backfilling, not other keyed tables', async () => {
+    const r = rig(1);
+    expect(await r.run([msg('u1', body('users', { email: 'a@x' }))])).toMatchObject({
+      imported: 1,
+    });
+    r.admin.neverReady.add('orders');
+    const batch = [
+      msg('u2', body('users', { email: 'b@x' })),
+      msg('o1', body('orders', { org: 'acme', id: 1 })),
+      msg('p1', body('products', { sku: 'p-1' })),
+    ];
+
+    const result = await r.run(batch, { indexReadyTimeoutMs: 0 });
+
+    // users was ready before; products is new and ready; orders alone is still backfilling.
+    expect(result).toMatchObject({ failedIds: ['o1'], imported: 2 });
+    expect(r.log.at('error')[0]?.fields).toMatchObject({ tables: ['orders'] });
   });
 
   it('waits for an index no longer than the invocation budget allows', async () => {

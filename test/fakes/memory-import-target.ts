@@ -81,6 +81,9 @@ export class FakeIndexAdmin implements PrimaryKeyIndexAdmin {
   readonly polls: string[][] = [];
   private pollsSinceAdd = 0;
 
+  /** Tables whose backfill never finishes. */
+  readonly neverReady = new Set<string>();
+
   constructor(private readonly readyAfterPolls = 1) {}
 
   async addPrimaryKeyIndexes(indexes: Readonly<Record<string, string[][]>>): Promise<void> {
@@ -93,6 +96,7 @@ export class FakeIndexAdmin implements PrimaryKeyIndexAdmin {
     await Promise.resolve();
     this.polls.push([...tables]);
     this.pollsSinceAdd++;
+    if (tables.some((t) => this.neverReady.has(t))) return false;
     return this.pollsSinceAdd >= this.readyAfterPolls;
   }
 }

@@ -5,7 +5,7 @@ import type { ImportDeps, ImportOptions } from '../../shared/import/import-batch
 import { importBatch } from '../../shared/import/import-batch.js';
 import type { ImportSettings } from '../../shared/import/import-message.js';
 import { DEFAULT_REQUEST_LIMITS } from '../../shared/import/plan-requests.js';
-import { IndexNotReadyError, PrimaryKeyIndexes } from '../../shared/import/primary-key-indexes.js';
+import { PrimaryKeyIndexes } from '../../shared/import/primary-key-indexes.js';
 import {
   RecordsRejectedError,
   TargetRefusedError,
@@ -123,7 +123,7 @@ function rig(importRecords: (body: string) => Promise<void> = async () => {}) {
         await importRecords(body);
       },
     },
-    indexes: { ensure: async () => {} },
+    indexes: { ensure: async () => [] },
     quarantine: { send: async () => [] },
     metrics,
     log,
@@ -210,12 +210,15 @@ describe('importBatch halts', () => {
   });
 
   it('tells index backfill apart from other index failures (both retried later)', async () => {
-    for (const [error, message] of [
-      [new IndexNotReadyError('still backfilling'), 'primary key indexes are not ready'],
-      [new TargetUnavailableError('Convex: 503'), 'could not prepare the primary key indexes'],
+    for (const [ensure, message] of [
+      [async () => ['users'], 'primary key indexes are not ready'],
+      [
+        () => Promise.reject(new TargetUnavailableError('Convex: 503')),
+        'could not prepare the primary key indexes',
+      ],
     ] as const) {
       const r = rig();
-      const deps: ImportDeps = { ...r.deps, indexes: { ensure: () => Promise.reject(error) } };
+      const deps: ImportDeps = { ...r.deps, indexes: { ensure } };
       const keyed = { id: 'k', body: JSON.stringify({ table: 'users', data: { email: 'a@x' } }) };
       const result = await importBatch(deps, [keyed, { id: 'e', body: event(1) }], options());
       expect(result).toMatchObject({ failedIds: ['k'], imported: 1 });
@@ -397,6 +400,7 @@ describe('drainQueue', () => {
       indexes: {
         ensure: async () => {
           if (failures-- > 0) throw new TargetUnavailableError('Convex: 502');
+          return [];
         },
       },
     };
