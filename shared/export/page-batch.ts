@@ -3,6 +3,7 @@ import { METRICS } from '../names.js';
 import type { FeedPage } from '../ports/change-feed.js';
 import type { PublishResult, StreamMark } from '../ports/event-publisher.js';
 import type { MetricsSink } from '../ports/observability.js';
+import { compareInt64 } from '../values/int64.js';
 import type { ExportState } from './export-state.js';
 
 const NS_PER_MS = 1_000_000n;
@@ -21,6 +22,17 @@ export function toBatch(pages: readonly FeedPage[]): PageBatch {
 
 const lastPage = (batch: PageBatch): FeedPage => batch.pages.at(-1) as FeedPage;
 
+/**
+ * The newest commit time among the events and `since`. Snapshot events come in document order,
+ * not time order, so the last event of a batch is not necessarily the newest.
+ */
+export function newestTs(events: readonly ChangeEvent[], since?: string): string | undefined {
+  let newest = since;
+  for (const { ts } of events)
+    if (newest === undefined || compareInt64(ts, newest) > 0) newest = ts;
+  return newest;
+}
+
 /** The state after a batch is in the stream: the position its last page handed back. */
 export function stateAfter(
   state: ExportState,
@@ -29,7 +41,7 @@ export function stateAfter(
   streamMark?: StreamMark,
 ): ExportState {
   const last = lastPage(batch);
-  const newest = batch.events.at(-1)?.ts ?? state.newestEventTs;
+  const newest = newestTs(batch.events, state.newestEventTs);
   const base = last.snapshotCompletedAt ?? state.baseSnapshotTs;
   return {
     position: last.next,
@@ -59,7 +71,7 @@ export function recordBatchMetrics(
   m.add(METRICS.throttles, published.throttledRecords, 'Count');
   m.add(METRICS.claimChecks, published.claimChecks, 'Count');
   m.add(METRICS.duplicates, skipped + (published.alreadyLanded ?? 0), 'Count');
-  const newest = batch.events.at(-1)?.ts;
+  const newest = newestTs(batch.events);
   if (newest !== undefined) m.add(METRICS.lagSeconds, lagSeconds(nowMs, newest), 'Seconds');
   const last = lastPage(batch);
   if (last.caughtUp && last.cursorTs !== undefined) {

@@ -694,6 +694,23 @@ describe('filter, snapshot completion and metrics', () => {
     expect((await r.stored())?.position).toEqual(positions[2]);
   });
 
+  it('keeps newestEventTs at the newest commit time, though snapshot events come in document order', async () => {
+    const { feed } = ScriptedFeed.chain([
+      { phase: 'snapshot', events: [changeEvent('snapshot', 'users', 'a', String(TS + 900n))] },
+      {
+        phase: 'snapshot',
+        events: [changeEvent('snapshot', 'users', 'b', String(TS + 100n))],
+        snapshotCompletedAt: String(TS + 1_000n),
+      },
+      changes([], { caughtUp: true }),
+    ]);
+    const r = rig(feed);
+
+    await r.run();
+
+    expect((await r.stored())?.newestEventTs).toBe(String(TS + 900n));
+  });
+
   it('sets baseSnapshotTs when the snapshot completes and keeps it through later changes', async () => {
     const completedAt = String(TS + 5n);
     const { feed } = ScriptedFeed.chain([
