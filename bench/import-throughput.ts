@@ -54,6 +54,11 @@ export interface EsmThroughput extends ImportMeasured {
   readonly meanBatch: number;
   /** The same pollers with a function that returns at once: the bound the queue alone sets. */
   readonly queueOnlyPerSecond: number;
+  /**
+   * CPU per measured message in this process (pollers, modelled queue and handlers), minus the
+   * same for the queue-alone run: what the handler costs per message, all instances on one core.
+   */
+  readonly handlerCpuMicrosPerMessage: number;
   readonly vsCeiling: number;
 }
 
@@ -94,6 +99,8 @@ export interface ImportThroughput {
   readonly sqsLatencyMs: number;
   /** The planned request bodies sent straight to the simulator, one after another (median of 3). */
   readonly ceiling: ImportMeasured;
+  /** CPU per message to validate and plan (done before the ceiling's timed part, µs). */
+  readonly planCpuMicrosPerMessage: number;
   /** The handler called with one standard batch after another, no queue (the old benchmark). */
   readonly sequential: ImportMeasured & { readonly batchSize: number; readonly vsCeiling: number };
   /** The handler behind the modelled event source mapping, per configuration. */
@@ -217,11 +224,13 @@ interface QueueRun {
   readonly invocations: number;
   readonly messagesInvoked: number;
   readonly peakPollers: number;
+  /** CPU this process spent from the start until the measured messages were in (µs). */
+  readonly cpuMicros: number;
 }
 
 /**
- * Sends `messages` to a fresh modelled queue (all before the pollers start, or at a steady
- * rate while they run) and runs the mapping until every message was deleted.
+ * Sends messages to a fresh modelled queue (a backlog before the pollers start, or a steady rate
+ * while they run) and runs the mapping until the first `load.messages` were all deleted.
  */
 async function queueRun(
   table: string,
@@ -262,12 +271,16 @@ async function queueRun(
     if (deleted >= load.messages) drained();
   };
   if (load.ratePerSecond === undefined) {
+    // A backlog longer than the measured messages by what the pollers can hold, so the last
+    // measured batches fill up instead of waiting out the window on an emptied queue: this
+    // measures the rate a long backlog drains at, not the end of a short one.
+    const queued = load.messages + Math.ceil(1.5 * config.maxConcurrency * config.batchSize);
     const sends: Promise<void>[] = [];
-    for (let i = 0; i < load.messages; i += 10)
-      sends.push(send(i, Math.min(load.messages, i + 10)));
+    for (let i = 0; i < queued; i += 10) sends.push(send(i, Math.min(queued, i + 10)));
     await Promise.all(sends);
   }
   const started = nowMs();
+  const cpuBefore = process.cpuUsage();
   // A throughput run measures the steady state of a long backlog: every poller from the start.
   const mapping = runEventSourceMapping(queue, config, invoke, stop.signal, {
     scaled: load.ratePerSecond === undefined,
@@ -291,6 +304,7 @@ async function queueRun(
   }
   await allDeleted;
   const drainedAt = nowMs();
+  const cpu = process.cpuUsage(cpuBefore);
   stop.abort();
   const stats = await mapping;
   if (stats.messagesFailed > 0 || stats.invocationErrors > 0)
@@ -304,6 +318,7 @@ async function queueRun(
     invocations: stats.invocations,
     messagesInvoked: stats.messagesInvoked,
     peakPollers: stats.peakPollers,
+    cpuMicros: cpu.user + cpu.system,
   };
 }
 
@@ -357,13 +372,18 @@ export async function importThroughput(
     unknownTables: 'reject',
   };
   const runs: ImportMeasured[] = [];
+  const planCpu: number[] = [];
   for (const table of directTables) {
-    const items = bodies(table, options.messages).map((body) => {
+    const all = bodies(table, options.messages);
+    const cpuBefore = process.cpuUsage();
+    const items = all.map((body) => {
       const checked = validateMessage(body, settings);
       if (!('message' in checked)) throw new Error(checked.rejection.message);
       return checked;
     });
     const planned = planRequests(items);
+    const cpu = process.cpuUsage(cpuBefore);
+    planCpu.push((cpu.user + cpu.system) / options.messages);
     const before = await importRequests(ctx);
     const direct = await timed(async () => {
       for (const request of planned) await client.importAirbyteRecords(request.body);
@@ -414,15 +434,23 @@ export async function importThroughput(
     });
     const requests = (await importRequests(ctx)) - before;
     const committed = await commitTimes(client, tables.backlog, offset);
-    if (committed.size !== options.messages)
-      throw new Error(`${tables.backlog}: ${committed.size} rows, expected ${options.messages}`);
-    const lastCommit = Math.max(...committed.values());
-    const measured = result(options.messages, (lastCommit - backlog.started) / 1000, requests);
+    let lastCommit = 0;
+    for (let i = 0; i < options.messages; i++) {
+      const at = committed.get(`k-${i}`);
+      if (at === undefined) throw new Error(`${tables.backlog}: row k-${i} missing`);
+      lastCommit = Math.max(lastCommit, at);
+    }
+    const measured = {
+      ...result(options.messages, (lastCommit - backlog.started) / 1000, requests),
+      // Requests per message over everything invoked (the run ends with a few tail batches).
+      requestsPer10k: (requests * 10_000) / backlog.messagesInvoked,
+    };
     const throughput: EsmThroughput = {
       ...measured,
       invocations: backlog.invocations,
       meanBatch: backlog.messagesInvoked / backlog.invocations,
       queueOnlyPerSecond,
+      handlerCpuMicrosPerMessage: (backlog.cpuMicros - queueOnly.cpuMicros) / options.messages,
       vsCeiling: measured.messagesPerSecond / ceiling.messagesPerSecond,
     };
 
@@ -464,6 +492,7 @@ export async function importThroughput(
     messageBytes: Buffer.byteLength(messageBody('bench_esm_0', 0)),
     sqsLatencyMs: options.sqsLatencyMs,
     ceiling,
+    planCpuMicrosPerMessage: percentile(planCpu, 50) as number,
     sequential,
     esm,
     moto,

@@ -44,14 +44,14 @@ export function markdownReport(r: BenchResults): string {
     '',
     `**Import throughput** (${n(i.ceiling.messages)} upserts by key of ${n(i.messageBytes)} bytes each, queued before the run; the queue answers each call in ${i.sqsLatencyMs} ms)`,
     '',
-    '| path | batch / window / max concurrency | messages/s | import requests per 10,000 | vs. direct ceiling | queue alone (no import) |',
-    '| --- | --- | ---: | ---: | ---: | ---: |',
-    `| direct ceiling: planned bodies sent straight to the simulator (median of 3) | – | ${n(i.ceiling.messagesPerSecond)} | ${n(i.ceiling.requestsPer10k)} | 1.00× | – |`,
-    `| one handler, batches back to back, no queue (the old measurement) | ${n(i.sequential.batchSize)} / – / 1 | ${n(i.sequential.messagesPerSecond)} | ${n(i.sequential.requestsPer10k)} | ${ratio(i.sequential.vsCeiling)} | – |`,
+    '| path | batch / window / max concurrency | messages/s | import requests per 10,000 | vs. direct ceiling | queue alone (no import) | handler CPU per message |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    `| direct ceiling: planned bodies sent straight to the simulator (median of 3) | – | ${n(i.ceiling.messagesPerSecond)} | ${n(i.ceiling.requestsPer10k)} | 1.00× | – | ${n(i.planCpuMicrosPerMessage)} µs (planning, untimed) |`,
+    `| one handler, batches back to back, no queue (the old measurement) | ${n(i.sequential.batchSize)} / – / 1 | ${n(i.sequential.messagesPerSecond)} | ${n(i.sequential.requestsPer10k)} | ${ratio(i.sequential.vsCeiling)} | – | – |`,
   );
   for (const e of i.esm) {
     lines.push(
-      `| event source mapping: ${e.config.label} | ${settings(e.config)} | **${n(e.throughput.messagesPerSecond)}** | ${n(e.throughput.requestsPer10k)} | ${ratio(e.throughput.vsCeiling)} | ${n(e.throughput.queueOnlyPerSecond)} |`,
+      `| event source mapping: ${e.config.label} | ${settings(e.config)} | **${n(e.throughput.messagesPerSecond)}** | ${n(e.throughput.requestsPer10k)} | ${ratio(e.throughput.vsCeiling)} | ${n(e.throughput.queueOnlyPerSecond)} | ${n(e.throughput.handlerCpuMicrosPerMessage)} µs |`,
     );
   }
   const loads = r.options.importLoads;

@@ -40,7 +40,7 @@ describe('benchmarks (smoke run at a tiny scale; no timing is asserted)', () => 
     expect(i.messageBytes).toBe(1024);
     expect(i.sequential.requests).toBe(SMOKE_RUN.importMessages / SMOKE_RUN.standardBatch);
     expect(i.ceiling.requests).toBeGreaterThanOrEqual(1);
-    expect(positive(i.ceiling.messagesPerSecond)).toBe(true);
+    expect(positive(i.ceiling.messagesPerSecond) && positive(i.planCpuMicrosPerMessage)).toBe(true);
     expect(i.sequential.vsCeiling).toBeCloseTo(
       i.sequential.messagesPerSecond / i.ceiling.messagesPerSecond,
     );
@@ -50,6 +50,7 @@ describe('benchmarks (smoke run at a tiny scale; no timing is asserted)', () => 
       const t = e.throughput;
       expect(t.messages).toBe(SMOKE_RUN.importMessages);
       expect(positive(t.messagesPerSecond) && positive(t.queueOnlyPerSecond)).toBe(true);
+      expect(Number.isFinite(t.handlerCpuMicrosPerMessage)).toBe(true);
       expect(t.vsCeiling).toBeCloseTo(t.messagesPerSecond / i.ceiling.messagesPerSecond);
       // One request per invocation, and no batch above the configured size.
       expect(t.requests).toBe(t.invocations);
