@@ -9,7 +9,7 @@ import {
 } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { LAMBDA_BUNDLING } from '../bundling.js';
+import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from '../bundling.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -48,7 +48,7 @@ export class BridgeFunction extends NodejsFunction {
       memorySize: props.memorySize,
       logGroup,
       role,
-      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      environment: { ...props.environment, NODE_OPTIONS: LAMBDA_NODE_OPTIONS },
       bundling: {
         ...LAMBDA_BUNDLING,
         format: OutputFormat.ESM,

@@ -10,6 +10,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/env.js';
 import {
+  EXPORT_ID_DIMENSION,
   METRICS,
   METRICS_NAMESPACE,
   type MetricName,
@@ -41,16 +42,6 @@ export interface ConvexExportProps {
    */
   readonly stateTable?: Table;
 }
-
-/**
- * The dimension that tells the exports of one stack apart in CloudWatch: the named exports'
- * lag, cursor-age and resync alarms and dashboard graphs select `exportId = <name>`.
- * NOT YET EMITTED: the exporter (lambdas/export/handler.ts) must add it to its metrics when
- * BRIDGE_EXPORT_ID is set, and the name belongs in shared/names.ts with the other runtime names.
- * Until then those three alarms of a named export see no data (and stay OK); the single form's
- * alarms, and every errors/queue alarm, are unaffected.
- */
-export const EXPORT_ID_DIMENSION = 'exportId';
 
 /**
  * The state item's key for an export (see STATE_TABLE_KEY in shared/names.ts); the IAM condition

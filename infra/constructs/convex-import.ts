@@ -1,10 +1,11 @@
-import { Duration } from 'aws-cdk-lib';
-import type { IAlarmAction, Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type IAlarmAction, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/env.js';
+import { EXPORT_ID_DIMENSION, METRICS, METRICS_NAMESPACE, SERVICES } from '../../shared/names.js';
 import { LAMBDA_ENTRIES } from '../bundling.js';
 import { type AlarmSettings, type ImportSettings, isLoopbackHttp } from '../config.js';
 import { bridgeAlarm } from './bridge-alarm.js';
@@ -33,14 +34,17 @@ export class ConvexImport extends Construct {
     const s = props.settings;
     const timeout = Duration.seconds(s.timeoutSeconds);
     const fifo = s.fifo ? { fifo: true } : {};
+    const removalPolicy = s.retainQueues ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       ...fifo,
+      removalPolicy,
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
     this.queue = new Queue(this, 'ImportQueue', {
       ...fifo,
+      removalPolicy,
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       // AWS guidance for Lambda event sources: at least six times the function timeout.
@@ -68,6 +72,8 @@ export class ConvexImport extends Construct {
       environment: {
         ...environment,
         [ENV.safetyMarginMs]: String(Math.min(5_000, (s.timeoutSeconds * 1000) / 6)),
+        // Names the deployment in the importer's metrics, as the exporter's (alarms select it).
+        ...(props.deploymentName !== undefined ? { [ENV.exportId]: props.deploymentName } : {}),
         ...loopback,
       },
     });
@@ -93,6 +99,24 @@ export class ConvexImport extends Construct {
       this.importer.metricErrors({ period: Duration.minutes(5) }),
       1,
       'The importer failed (see its logs).',
+    );
+    // The handler hands a halted batch back instead of failing, so ImporterErrors stays quiet.
+    alarm(
+      'ImporterHalted',
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: METRICS.importHalted,
+        dimensionsMap: {
+          service: SERVICES.import.metrics,
+          ...(props.deploymentName !== undefined
+            ? { [EXPORT_ID_DIMENSION]: props.deploymentName }
+            : {}),
+        },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      1,
+      "Convex refuses the importer's requests (a wrong or rotated deploy key?); see the 'import halted' log line. Messages are backed off, not lost.",
     );
     alarm(
       'DeadLetters',

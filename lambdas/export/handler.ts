@@ -8,7 +8,7 @@ import {
   type ExportOutcome,
   exportChanges,
 } from '../../shared/export/export-changes.js';
-import { SERVICES } from '../../shared/names.js';
+import { EXPORT_ID_DIMENSION, SERVICES } from '../../shared/names.js';
 import {
   PowertoolsLogSink,
   PowertoolsMetricsSink,
@@ -20,6 +20,9 @@ import { buildExportDeps, exportOptionsFrom } from '../../shared/wiring/export.j
 const logger = powertoolsLogger(SERVICES.export.logger);
 const metrics = powertoolsMetrics(SERVICES.export.metrics);
 const config = loadExportConfig(process.env);
+// Several exports in one stack tell their metrics (and alarms) apart by this dimension.
+if (config.exportId !== 'default')
+  metrics.setDefaultDimensions({ [EXPORT_ID_DIMENSION]: config.exportId });
 let deps: Promise<ExportDeps> | undefined;
 
 /** Scheduled tick: follow the change log until the invocation's budget is spent. */

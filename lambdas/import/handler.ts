@@ -2,10 +2,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { ENV } from '../../shared/env.js';
 import { backOff } from '../../shared/import/backoff.js';
 import { loadImportConfig } from '../../shared/import/config.js';
 import { type ImportDeps, importBatch } from '../../shared/import/import-batch.js';
-import { SERVICES } from '../../shared/names.js';
+import { EXPORT_ID_DIMENSION, SERVICES } from '../../shared/names.js';
 import {
   PowertoolsLogSink,
   PowertoolsMetricsSink,
@@ -22,6 +23,10 @@ import {
 const logger = powertoolsLogger(SERVICES.import.logger);
 const metrics = powertoolsMetrics(SERVICES.import.metrics);
 const config = loadImportConfig(process.env);
+// In a stack of several deployments the stack names each importer's deployment, for its alarms.
+const deploymentName = process.env[ENV.exportId];
+if (deploymentName && deploymentName !== 'default')
+  metrics.setDefaultDimensions({ [EXPORT_ID_DIMENSION]: deploymentName });
 let deps: Promise<ImportDeps> | undefined;
 
 /** The producer's attributes as Lambda delivers them (binary values base64-encoded). */

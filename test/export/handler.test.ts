@@ -64,6 +64,8 @@ describe('export Lambda handler', () => {
         .map((c) => String(c[0]))
         .join('\n');
       expect(emitted).toContain('"SnapshotEvents"');
+      // A named export's metrics carry its id, which the stack's per-deployment alarms select.
+      expect(emitted).toContain(`"exportId":"${exportId}"`);
       expect(emitted).not.toContain(DEPLOY_KEY);
     } finally {
       stdout.mockRestore();

@@ -202,9 +202,9 @@ describe('BridgeStack template', () => {
     );
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      BatchSize: 100,
-      MaximumBatchingWindowInSeconds: 5,
-      ScalingConfig: { MaximumConcurrency: 5 },
+      BatchSize: 500,
+      MaximumBatchingWindowInSeconds: 1,
+      ScalingConfig: { MaximumConcurrency: 20 },
     });
   });
 
@@ -219,6 +219,7 @@ describe('BridgeStack template', () => {
         'CursorAgeSeconds',
         'Errors',
         'Errors',
+        'ImportHalted',
         'LagSeconds',
         'ResyncRequired',
       ].sort(),
@@ -532,14 +533,19 @@ describe('several deployments, one app', () => {
         d === 'prod' ? 60 : 300,
       );
       const importAlarms = alarmsOf(`Import${P[d]}`);
-      expect(importAlarms).toHaveLength(3);
+      expect(importAlarms).toHaveLength(4);
       for (const a of importAlarms) {
         expect(a.AlarmDescription.startsWith(`[${d}] `)).toBe(true);
+        if (a.MetricName === 'ImportHalted') {
+          const dims = Object.fromEntries((a.Dimensions ?? []).map((x) => [x.Name, x.Value]));
+          expect(dims).toEqual({ service: 'import', exportId: d });
+          continue;
+        }
         const [dim] = a.Dimensions ?? [];
         expect(render(dim?.Value)).toMatch(new RegExp(`^<Import${P[d]}[A-Za-z]+[0-9A-F]{8}`));
       }
     }
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 14);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 16);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
@@ -662,7 +668,7 @@ describe('bridge configuration', () => {
           name: 'default',
           convexUrl: 'https://from-file.convex.cloud',
           export: { enabled: false },
-          import: { enabled: true, batchSize: 100 },
+          import: { enabled: true, batchSize: 500 },
         },
       ],
     });
