@@ -25,7 +25,7 @@ import {
   ScriptedFeed,
   snapshotStart,
 } from '../fakes/scripted-feed.js';
-import { settle } from '../fakes/sync.js';
+import { afterPendingCallbacks } from '../helpers/sync.js';
 
 const MARGIN = 1_000;
 const POLL = 500;
@@ -336,7 +336,7 @@ describe('checkpoint step', () => {
     const running = r.run();
     await hold.reached;
     await feed.readsReach(3);
-    await settle(); // every page is queued behind the held publish
+    await afterPendingCallbacks(); // every page is queued behind the held publish
     hold.release();
 
     const outcome = await running;
@@ -410,7 +410,7 @@ describe('read-ahead back-pressure', () => {
 
     const running = r.run();
     await firstPublish.reached;
-    await settle();
+    await afterPendingCallbacks();
     const readWhileBlocked = feed.reads.length;
     firstPublish.release();
     const outcome = await running;
@@ -545,7 +545,7 @@ describe('budget and stopping', () => {
     const running = r.run({ signal: ctrlC.signal });
     await publishing.reached;
     await fourthRead.reached;
-    await settle();
+    await afterPendingCallbacks();
     ctrlC.abort();
     publishing.release();
     const outcome = await running;
@@ -624,7 +624,7 @@ describe('read-ahead batching', () => {
     await firstPublish.reached;
     secondRead.release();
     await feed.readsReach(5);
-    await settle();
+    await afterPendingCallbacks();
     firstPublish.release();
     const outcome = await running;
 
@@ -653,7 +653,7 @@ describe('read-ahead batching', () => {
     const running = r.run();
     await firstPublish.reached;
     await feed.readsReach(4);
-    await settle();
+    await afterPendingCallbacks();
     firstPublish.release();
     await running;
 

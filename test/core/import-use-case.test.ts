@@ -15,7 +15,7 @@ import { FakeIndexAdmin, MemoryImportTarget } from '../fakes/memory-import-targe
 import { MemoryQuarantine } from '../fakes/memory-quarantine.js';
 import { MemoryQueue } from '../fakes/memory-queue.js';
 import { RecordingLog } from '../fakes/recording-log.js';
-import { deferred } from '../fakes/sync.js';
+import { deferred } from '../helpers/sync.js';
 
 const settings: ImportSettings = {
   tables: {

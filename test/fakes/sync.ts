@@ -1,19 +1,4 @@
-/** A promise with its settle functions, for synchronising a test with a fake. */
-export interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(reason: unknown): void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred } from '../helpers/sync.js';
 
 /**
  * A call a fake has stopped in: `reached` resolves when the call arrives, and the call goes on
@@ -58,12 +43,6 @@ export class HoldPoint<T> implements Hold<T> {
     }
   }
 }
-
-/**
- * Resolves after every pending microtask has run. The fakes never use timers, so once this
- * resolves, every chain of promises they started has gone as far as it can.
- */
-export const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** A promise that resolves when `count()` reaches `n`; `check()` must be called on every change. */
 export class CountWaiters {

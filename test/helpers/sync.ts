@@ -5,14 +5,17 @@
 export interface Deferred<T> {
   readonly promise: Promise<T>;
   resolve(value: T): void;
+  reject(reason: unknown): void;
 }
 
-/** A promise with its resolve function, resolving once (later calls are ignored). */
+/** A promise with its settle functions, settling once (later calls are ignored). */
 export function deferred<T = void>(): Deferred<T> {
   let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
   let settled = false;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
   });
   return {
     promise,
@@ -20,6 +23,11 @@ export function deferred<T = void>(): Deferred<T> {
       if (settled) return;
       settled = true;
       resolve(value);
+    },
+    reject(reason: unknown) {
+      if (settled) return;
+      settled = true;
+      reject(reason);
     },
   };
 }
