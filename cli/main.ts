@@ -157,7 +157,7 @@ export async function main(argv: string[]): Promise<number> {
       return setupCommand();
     }
     case 'status': {
-      const { statusCommand } = await import('./export-commands.js');
+      const { statusCommand } = await import('./status-command.js');
       return statusCommand({ json: values.json });
     }
     case 'resync': {

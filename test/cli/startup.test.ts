@@ -137,13 +137,20 @@ describe('the built CLI (dist/)', () => {
     expect(status).toMatchObject({ code: 0, stderr: '' });
     expect(JSON.parse(status.stdout)).toMatchObject({ phase: 'not started' });
     const mine = ours(status.loaded);
-    expect(mine).toContain('dist/cli/export-commands.js');
+    expect(mine).toContain('dist/cli/status-command.js');
     expect(
       mine.filter((p) =>
-        /^dist\/(local|simulator|shared\/import)\/|^dist\/cli\/(import|start|tail)-command/.test(p),
+        /^dist\/(local|simulator|shared\/import|shared\/convex|shared\/wiring)\/|^dist\/cli\/(export|import|start|tail)-command/.test(
+          p,
+        ),
       ),
     ).toEqual([]);
-    expect(packages(status.loaded).filter((p) => p?.startsWith('tsx/'))).toEqual([]);
+    // Only the one SDK client it needs, and no schema library.
+    const loadedPackages = packages(status.loaded);
+    expect(loadedPackages.filter((p) => p?.startsWith('tsx/'))).toEqual([]);
+    expect(
+      loadedPackages.filter((p) => /^(zod|@aws-sdk\/client-(?!dynamodb))/.test(p ?? '')),
+    ).toEqual([]);
   });
 
   it('start validates its options before loading local mode', async () => {
