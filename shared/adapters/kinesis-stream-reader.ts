@@ -1,5 +1,6 @@
 import {
   GetRecordsCommand,
+  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   type KinesisClient,
   ListShardsCommand,
@@ -34,6 +35,19 @@ async function listShards(kinesis: KinesisClient, streamName: string): Promise<S
   return shards;
 }
 
+function recordsOf(shardId: string, page: GetRecordsCommandOutput): StreamRecord[] {
+  return (page.Records ?? []).map((r) => ({
+    shardId,
+    sequenceNumber: r.SequenceNumber as string,
+    partitionKey: r.PartitionKey as string,
+    data: r.Data as Uint8Array,
+  }));
+}
+
+/** An empty page with nothing behind it: the shard's tip (an open shard never ends). */
+const atTip = (page: GetRecordsCommandOutput) =>
+  (page.Records ?? []).length === 0 && (page.MillisBehindLatest ?? 0) === 0;
+
 /** Reads every record of every shard from the start until each shard is caught up. */
 export async function readWholeStream(
   kinesis: KinesisClient,
@@ -55,15 +69,8 @@ export async function readWholeStream(
       const page = await kinesis.send(
         new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }),
       );
-      for (const r of page.Records ?? []) {
-        out.push({
-          shardId,
-          sequenceNumber: r.SequenceNumber as string,
-          partitionKey: r.PartitionKey as string,
-          data: r.Data as Uint8Array,
-        });
-      }
-      if ((page.Records ?? []).length === 0 && (page.MillisBehindLatest ?? 0) === 0) break;
+      out.push(...recordsOf(shardId, page));
+      if (atTip(page)) break;
       iterator = page.NextShardIterator;
     }
   }
@@ -160,15 +167,8 @@ export class KinesisStreamTail implements StreamTail {
         send,
       );
       calls++;
-      for (const r of page.Records ?? []) {
-        records.push({
-          shardId,
-          sequenceNumber: r.SequenceNumber as string,
-          partitionKey: r.PartitionKey as string,
-          data: r.Data as Uint8Array,
-        });
-      }
-      if ((page.Records ?? []).length === 0 && (page.MillisBehindLatest ?? 0) === 0) break;
+      records.push(...recordsOf(shardId, page));
+      if (atTip(page)) break;
       iterator = page.NextShardIterator;
     }
     return { records, toEnd: true, calls };
