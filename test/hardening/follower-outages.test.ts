@@ -15,9 +15,9 @@ import {
   ensureStateTable,
   ensureStream,
 } from '../../shared/setup/ensure-resources.js';
+import { frontDoor, type Outage } from '../helpers/outage.js';
 import { watchOutput } from '../helpers/process-output.js';
 import { DEPLOY_KEY, useSimulator } from '../helpers/simulator.js';
-import { frontDoor, type Outage } from './outage.js';
 
 // Issue 15 (3): followers ride out outages. Each stand-in (the Convex simulator, moto, kinesalite)
 // goes away for 30 s under a running `export --follow`; local mode (npm start) loses Convex for as

@@ -3,10 +3,10 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { frontDoor, type Outage } from '../helpers/outage.js';
 import { watchOutput } from '../helpers/process-output.js';
 import { runCli } from '../helpers/run-cli.js';
 import { DEPLOY_KEY } from '../helpers/simulator.js';
-import { type OutageProxy, startOutageProxy } from './outage-proxy.js';
 import { createQueuePair, depthOf, type QueuePair, useImportRig } from './rig.js';
 
 const main = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
@@ -17,7 +17,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('convex-bridge import --follow', () => {
   const rig = useImportRig();
-  const proxies: OutageProxy[] = [];
+  const proxies: Outage[] = [];
   const children: ChildProcess[] = [];
   afterEach(async () => {
     for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
@@ -27,8 +27,8 @@ describe('convex-bridge import --follow', () => {
   /** The env of a CLI that reaches SQS and Convex only through proxies the test can take down. */
   const setup = async () => {
     const pair = await createQueuePair(rig.sqs);
-    const sqsProxy = await startOutageProxy(process.env.AWS_ENDPOINT_URL as string);
-    const convexProxy = await startOutageProxy(rig.f.sim.url);
+    const sqsProxy = await frontDoor(process.env.AWS_ENDPOINT_URL as string);
+    const convexProxy = await frontDoor(rig.f.sim.url);
     proxies.push(sqsProxy, convexProxy);
     const viaProxy = (url: string) => url.replace(/^http:\/\/[^/]+/, sqsProxy.url);
     const env = {
