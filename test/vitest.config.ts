@@ -20,6 +20,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 90_000,
     pool: 'forks',
+    // Most files wait on sockets and child processes, not on CPU: two at a time on this 2-core
+    // machine took the suite from 8.3 to 3.4 minutes with every test passing.
+    maxWorkers: 2,
     coverage: {
       // `npm test` (and so CI) runs with --coverage: a drop below the thresholds fails the run.
       // Running a single file leaves it off, where the thresholds would not mean anything.
