@@ -113,7 +113,7 @@ function startChild(command: string, args: string[], name: string) {
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let output = '';
   const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-4000);
+    output = (output + chunk.toString()).slice(-16_000);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
@@ -129,39 +129,66 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Starts moto (every service) and kinesalite (fast Kinesis) on free loopback ports. */
-export async function startLocalAws(): Promise<LocalAws> {
+/** A moto server of its own: every service, empty state, on a free loopback port. */
+export interface Moto {
+  /** http://127.0.0.1:<port> */
+  readonly endpoint: string;
+  readonly port: number;
+  /** The last few KiB moto printed (e.g. resources its CloudFormation skips). */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts moto alone (the deploy test needs moto's own Kinesis: its CloudFormation makes the stream). */
+export async function startMoto(): Promise<Moto> {
   const python = findMotoPython();
-  const [motoPort, kinesisPort] = [await freePort(), await freePort()];
+  const port = await freePort();
   const moto = startChild(
     python,
-    ['-c', MOTO_LAUNCHER, '-H', '127.0.0.1', '-p', String(motoPort)],
+    ['-c', MOTO_LAUNCHER, '-H', '127.0.0.1', '-p', String(port)],
     'moto',
   );
+  const stop = () => stopChild(moto.child);
+  try {
+    await waitForPort(port, moto.child, 'moto', moto.log, 60_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { endpoint: `http://127.0.0.1:${port}`, port, log: moto.log, stop };
+}
+
+/** Starts moto (every service) and kinesalite (fast Kinesis) on free loopback ports. */
+export async function startLocalAws(): Promise<LocalAws> {
+  const kinesisPort = await freePort();
   const kinesaliteScript = fileURLToPath(new URL('./kinesalite-server.cjs', import.meta.url));
   const kinesis = startChild(
     process.execPath,
     [kinesaliteScript, String(kinesisPort)],
     'kinesalite',
   );
-  const stop = async () => {
-    await Promise.all([stopChild(moto.child), stopChild(kinesis.child)]);
-  };
-  try {
-    await waitForPort(motoPort, moto.child, 'moto', moto.log, 60_000);
-    await waitForPort(kinesisPort, kinesis.child, 'kinesalite', kinesis.log, 30_000);
-  } catch (error) {
-    await stop();
-    throw error;
+  const started = await Promise.allSettled([
+    startMoto(),
+    waitForPort(kinesisPort, kinesis.child, 'kinesalite', kinesis.log, 30_000),
+  ]);
+  const [moto, kinesalite] = started;
+  if (moto.status === 'rejected' || kinesalite.status === 'rejected') {
+    await Promise.all([
+      stopChild(kinesis.child),
+      moto.status === 'fulfilled' ? moto.value.stop() : undefined,
+    ]);
+    throw moto.status === 'rejected' ? moto.reason : (kinesalite as PromiseRejectedResult).reason;
   }
   return {
     env: {
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_ENDPOINT_URL: `http://127.0.0.1:${motoPort}`,
+      AWS_ENDPOINT_URL: moto.value.endpoint,
       AWS_ENDPOINT_URL_KINESIS: `http://127.0.0.1:${kinesisPort}`,
     },
-    stop,
+    stop: async () => {
+      await Promise.all([moto.value.stop(), stopChild(kinesis.child)]);
+    },
   };
 }

@@ -45,6 +45,7 @@ import {
   ReceiveMessageCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
+import { type Moto, startMoto } from '../../local/local-aws.js';
 import {
   createDynamoDbClient,
   createKinesisClient,
@@ -54,7 +55,6 @@ import {
 } from '../../shared/aws/clients.js';
 import { applyAdminTransaction } from '../../simulator/admin-routes.js';
 import { type Simulator, startSimulator } from '../../simulator/server.js';
-import { type Moto, startMoto } from './moto.js';
 import { MotoApi } from './moto-api.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
