@@ -1,27 +1,9 @@
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import type { Context } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
 import { createSecretsManagerClient } from '../../shared/aws/clients.js';
+import { lambdaContext } from '../helpers/lambda-context.js';
 import { DEPLOY_KEY } from '../helpers/simulator.js';
 import { useExportRig } from './rig.js';
-
-const context = (remainingMs: number): Context => {
-  const deadline = Date.now() + remainingMs;
-  return {
-    awsRequestId: `req-${Date.now()}`,
-    functionName: 'exporter',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:exporter',
-    memoryLimitInMB: '512',
-    logGroupName: '/aws/lambda/exporter',
-    logStreamName: 'stream',
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-};
 
 describe('export Lambda handler', () => {
   const rig = useExportRig();
@@ -53,7 +35,7 @@ describe('export Lambda handler', () => {
     try {
       const { handler } = await import('../../lambdas/export/handler.js');
       const started = Date.now();
-      const outcome = await handler({} as never, context(2_500));
+      const outcome = await handler({} as never, lambdaContext(2_500, 'exporter'));
       expect(Date.now() - started).toBeLessThan(2_500);
       expect(outcome).toMatchObject({
         status: 'budget-spent',

@@ -10,8 +10,8 @@ import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
 import { createSecretsManagerClient, createSqsClient } from '../../shared/aws/clients.js';
 import { useExportRig } from '../export/rig.js';
+import { captureOutput, lambdaContext } from '../helpers/lambda-context.js';
 import { DEPLOY_KEY } from '../helpers/simulator.js';
-import { captureOutput, lambdaContext } from './lambda-context.js';
 
 // Issue 15 (1): the README's deploy order is "deploy, then put-secret-value". The functions start
 // with the secret's generated placeholder, so their first ticks get 401; once the real key is in
