@@ -7,8 +7,6 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
 import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
-import { exportChanges } from '../../shared/export/export-changes.js';
-import type { ExportStateStore } from '../../shared/ports/export-state-store.js';
 import { useExportRig } from './rig.js';
 
 /**
@@ -61,17 +59,9 @@ describe('export across a reshard after a crash', () => {
     const key = (r: { shardId: string; sequenceNumber: string }) =>
       `${r.shardId}/${r.sequenceNumber}`;
     const landedBefore = new Set((await readWholeStream(rig.kinesis(), stream)).map(key));
-    const deps = rig.deps({ stream, exportId, tail: true });
-    const real = deps.store;
-    const dying: ExportStateStore = {
-      acquire: (o, t) => real.acquire(o, t),
-      read: () => real.read(),
-      release: (l) => real.release(l),
-      checkpoint: async (lease) => lease,
-    };
-    expect(
-      (await exportChanges({ ...deps, store: dying }, rig.baseOptions({ filter }))).status,
-    ).toBe('caught-up');
+    const crashed = await rig.runWithoutCheckpoints({ filter }, { stream, exportId, tail: true });
+    expect(crashed.outcome.status).toBe('caught-up');
+    const real = crashed.store;
     const unsaved = (await readWholeStream(rig.kinesis(), stream)).filter(
       (r) => !landedBefore.has(key(r)),
     );

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KinesisStreamTail } from '../../shared/adapters/kinesis-stream-reader.js';
 import { MAX_BATCH_EVENTS } from '../../shared/export/export-changes.js';
-import type { ExportStateStore } from '../../shared/ports/export-state-store.js';
 import { MemoryMetrics } from '../../shared/ports/observability.js';
 import { useExportRig } from './rig.js';
 
@@ -32,16 +31,10 @@ describe('recovery cost', () => {
       );
 
     // The crash: every event is in the stream, no checkpoint after them landed.
-    const deps = rig.deps({ stream, exportId, tail: true });
-    const real = deps.store;
-    const dying: ExportStateStore = {
-      acquire: (o, t) => real.acquire(o, t),
-      read: () => real.read(),
-      release: (l) => real.release(l),
-      checkpoint: async (lease) => lease,
-    };
-    const { exportChanges } = await import('../../shared/export/export-changes.js');
-    const lost = await exportChanges({ ...deps, store: dying }, rig.baseOptions({ filter }));
+    const { outcome: lost, store: real } = await rig.runWithoutCheckpoints(
+      { filter },
+      { stream, exportId, tail: true },
+    );
     expect(lost.status).toBe('caught-up');
 
     const metrics = new MemoryMetrics();

@@ -21,6 +21,7 @@ import {
   exportChanges,
 } from '../../shared/export/export-changes.js';
 import { type TableFilter, tablePredicate } from '../../shared/export/table-filter.js';
+import type { ExportStateStore } from '../../shared/ports/export-state-store.js';
 import { MemoryMetrics, silentLog } from '../../shared/ports/observability.js';
 import {
   ensureBucket,
@@ -115,6 +116,26 @@ export function useExportRig(knobs: Partial<Knobs> = {}) {
     depOptions: Parameters<typeof deps>[0] = {},
   ) => exportChanges(deps(depOptions), baseOptions(overrides));
 
+  /**
+   * A run that dies between publish and checkpoint, every time: its events land in the stream
+   * but its checkpoints are dropped (the state stays where it was). Returns the real store too.
+   */
+  const runWithoutCheckpoints = async (
+    overrides: Partial<ExportOptions> = {},
+    depOptions: Parameters<typeof deps>[0] = {},
+  ) => {
+    const built = deps(depOptions);
+    const real = built.store;
+    const store: ExportStateStore = {
+      acquire: (owner, ttlMs) => real.acquire(owner, ttlMs),
+      read: () => real.read(),
+      release: (lease) => real.release(lease),
+      checkpoint: async (lease) => lease,
+    };
+    const outcome = await exportChanges({ ...built, store }, baseOptions(overrides));
+    return { outcome, store: real };
+  };
+
   /** Reads the stream and checks it against the simulator's full history. */
   const verify = async (
     options: { exportId?: string; stream?: string; filter?: TableFilter } = {},
@@ -144,5 +165,17 @@ export function useExportRig(knobs: Partial<Knobs> = {}) {
     return { stream, exportId: `x-${id}` };
   };
 
-  return { f, names, kinesis, s3, convex, deps, baseOptions, run, verify, fresh };
+  return {
+    f,
+    names,
+    kinesis,
+    s3,
+    convex,
+    deps,
+    baseOptions,
+    run,
+    runWithoutCheckpoints,
+    verify,
+    fresh,
+  };
 }
