@@ -1,14 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
 import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
 import { createDynamoDbClient } from '../../shared/aws/clients.js';
-import { startHttpTap } from '../helpers/http-tap.js';
 import { deriveSeed, mulberry32, seedFromEnv } from '../helpers/seeded-random.js';
 import { DEPLOY_KEY } from '../helpers/simulator.js';
-import { within } from '../helpers/sync.js';
+import { startChangeWriter, startVictim } from './crash-harness.js';
 import { useExportRig } from './rig.js';
 
 const bin = fileURLToPath(new URL('../../bin/convex-bridge.js', import.meta.url));
@@ -34,29 +32,8 @@ describe('export survives SIGKILL at random points', () => {
     const { stream, exportId } = await rig.fresh();
     const table = 'crash_docs';
     const filter = { includeTables: [table] };
-    const ids = f.write(
-      Array.from({ length: 300 }, (_, i) => ({ op: 'insert' as const, table, doc: { i } })),
-    ).ids;
-    let live = true;
-    let tick = 0;
-    const writer = (async () => {
-      while (live) {
-        tick++;
-        const id = ids[tick % ids.length] as string;
-        const writes: Parameters<typeof f.write>[0] = [{ op: 'insert', table, doc: { tick } }];
-        if (f.sim.deployment.findRecord(id) && tick % 5 !== 0)
-          writes.push({ op: 'patch', id, fields: { tick } });
-        try {
-          ids.push(...f.write(writes).ids);
-          if (tick % 9 === 0)
-            f.write([{ op: 'delete', id: ids.splice(tick % ids.length, 1)[0] as string }]);
-        } catch {
-          // A patch may race a delete of the same id; the next tick writes something else.
-        }
-        // Chaos schedule: time passes between transactions (2 to 8 ms, 5 on average).
-        await sleep(2 + Math.floor(writerRandom() * 7));
-      }
-    })();
+    const writer = startChangeWriter(f, table, writerRandom);
+    let ticks = 0;
 
     const env = {
       ...process.env,
@@ -75,33 +52,14 @@ describe('export survives SIGKILL at random points', () => {
     let killedWhileRunning = 0;
     try {
       for (let k = 0; k < kills; k++) {
-        // Each victim reaches Convex through its own tap: its first request is the event that it
-        // holds the lease (the exporter reads nothing before acquiring it), and a request still in
-        // flight from the previous victim cannot be mistaken for this one's.
-        const tap = await startHttpTap(f.sim.url);
-        const child: ChildProcess = spawn(process.execPath, [bin, 'export', '--follow'], {
-          env: { ...env, CONVEX_URL: tap.url },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
-        let stderr = '';
-        child.stderr?.on('data', (c: Buffer) => {
-          stderr += c.toString();
-        });
-        const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+        const victim = await startVictim(
+          [bin, 'export', '--follow'],
+          env,
+          f.sim.url,
+          `victim ${k + 1} (${context()})`,
+        );
+        const { child, exited } = victim;
         try {
-          // Kill relative to progress, not start-up time: once this process holds the lease, anywhere
-          // from before its first page to several pages in.
-          const started = await within(
-            Promise.race([tap.firstRequest().then(() => true), exited.then(() => false)]),
-            30_000,
-            () => false,
-          );
-          if (!started) {
-            child.kill('SIGKILL');
-            throw new Error(
-              `victim ${k + 1} never took the lease (exit ${child.exitCode}; ${context()}): ${stderr}`,
-            );
-          }
           const owner = (await store.read()).lease?.owner;
           expect(
             owner,
@@ -120,15 +78,14 @@ describe('export survives SIGKILL at random points', () => {
           const code = await exited;
           if (code !== null)
             throw new Error(
-              `victim ${k + 1} exited by itself with ${code} (${context()}): ${stderr}`,
+              `victim ${k + 1} exited by itself with ${code} (${context()}): ${victim.stderr()}`,
             );
         } finally {
-          await tap.close();
+          await victim.close();
         }
       }
     } finally {
-      live = false;
-      await writer;
+      ticks = await writer.stop();
     }
     expect(killedWhileRunning, context()).toBe(kills);
 
@@ -145,9 +102,9 @@ describe('export survives SIGKILL at random points', () => {
     const result = await rig.verify({ stream, exportId, filter }).catch((error: unknown) => {
       throw new Error(`${context()}: ${(error as Error).message}`, { cause: error });
     });
-    expect(result.unique, context()).toBeGreaterThan(300 + tick);
+    expect(result.unique, context()).toBeGreaterThan(300 + ticks);
     process.stdout.write(
-      `crash test (CRASH_SEED=${seed}): ${kills} kills after ${JSON.stringify(schedule)} ms, ${tick} writer ticks, ${publishedByVictims} records before catch-up, ${result.unique} events, ${result.duplicates} duplicates\n`,
+      `crash test (CRASH_SEED=${seed}): ${kills} kills after ${JSON.stringify(schedule)} ms, ${ticks} writer ticks, ${publishedByVictims} records before catch-up, ${result.unique} events, ${result.duplicates} duplicates\n`,
     );
   });
 });

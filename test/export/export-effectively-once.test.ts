@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -6,10 +5,9 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
 import { createDynamoDbClient } from '../../shared/aws/clients.js';
-import { startHttpTap } from '../helpers/http-tap.js';
 import { deriveSeed, mulberry32, seedFromEnv } from '../helpers/seeded-random.js';
 import { DEPLOY_KEY } from '../helpers/simulator.js';
-import { within } from '../helpers/sync.js';
+import { startChangeWriter, startVictim } from './crash-harness.js';
 import { type PutRecordsFault, startKinesisFaultProxy } from './kinesis-fault-proxy.js';
 import { useExportRig } from './rig.js';
 
@@ -74,28 +72,8 @@ describe('effectively once across SIGKILLs, Convex faults and Kinesis faults', (
       faultRandom,
     );
 
-    const ids = f.write(
-      Array.from({ length: 300 }, (_, i) => ({ op: 'insert' as const, table, doc: { i } })),
-    ).ids;
-    let live = true;
-    let tick = 0;
-    const writer = (async () => {
-      while (live) {
-        tick++;
-        const id = ids[tick % ids.length] as string;
-        const writes: Parameters<typeof f.write>[0] = [{ op: 'insert', table, doc: { tick } }];
-        if (f.sim.deployment.findRecord(id) && tick % 5 !== 0)
-          writes.push({ op: 'patch', id, fields: { tick } });
-        try {
-          ids.push(...f.write(writes).ids);
-          if (tick % 9 === 0)
-            f.write([{ op: 'delete', id: ids.splice(tick % ids.length, 1)[0] as string }]);
-        } catch {
-          // a patch may race a delete of the same id
-        }
-        await sleep(2 + Math.floor(writerRandom() * 7));
-      }
-    })();
+    const writer = startChangeWriter(f, table, writerRandom);
+    let ticks = 0;
 
     const env = {
       ...process.env,
@@ -115,26 +93,14 @@ describe('effectively once across SIGKILLs, Convex faults and Kinesis faults', (
     const started = Date.now();
     try {
       for (let k = 0; k < KILLS; k++) {
-        const tap = await startHttpTap(f.sim.url);
-        const child: ChildProcess = spawn(process.execPath, [bundle], {
-          env: { ...env, CONVEX_URL: tap.url },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
-        let stderr = '';
-        child.stderr?.on('data', (c: Buffer) => {
-          stderr += c.toString();
-        });
-        const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+        const victim = await startVictim(
+          [bundle],
+          env,
+          f.sim.url,
+          `victim ${k + 1} (${context()})`,
+        );
+        const { child, exited } = victim;
         try {
-          const leased = await within(
-            Promise.race([tap.firstRequest().then(() => true), exited.then(() => false)]),
-            30_000,
-            () => false,
-          );
-          if (!leased) {
-            child.kill('SIGKILL');
-            throw new Error(`victim ${k + 1} never took the lease (${context()}): ${stderr}`);
-          }
           // Where to kill: after a random time, or at a PutRecords whose records were just
           // written (mid-call: before its answer), or just after one (publish done, checkpoint not).
           const mode = Math.floor(killRandom() * 3);
@@ -162,16 +128,15 @@ describe('effectively once across SIGKILLs, Convex faults and Kinesis faults', (
           const code = await exited;
           if (!running || code !== null)
             throw new Error(
-              `victim ${k + 1} exited by itself with ${code} (${context()}): ${stderr}`,
+              `victim ${k + 1} exited by itself with ${code} (${context()}): ${victim.stderr()}`,
             );
         } finally {
           proxy.onPutRecords = undefined;
-          await tap.close();
+          await victim.close();
         }
       }
     } finally {
-      live = false;
-      await writer;
+      ticks = await writer.stop();
       await proxy.close();
     }
     const killing = Date.now() - started;
@@ -188,9 +153,9 @@ describe('effectively once across SIGKILLs, Convex faults and Kinesis faults', (
     });
     const recovery = (await store.read()).state?.lastRecovery;
     process.stdout.write(
-      `effectively-once crash test (CRASH_SEED=${seed}, dedup ${dedup ? 'on' : 'off'}): ${KILLS} kills in ${killing} ms [${schedule.join(' ')}], ${tick} writer ticks, PutRecords faults ${JSON.stringify(proxy.stats)}; ${result.records.length} records, ${result.unique} events, ${result.duplicates} duplicates; last recovery ${JSON.stringify(recovery)}\n`,
+      `effectively-once crash test (CRASH_SEED=${seed}, dedup ${dedup ? 'on' : 'off'}): ${KILLS} kills in ${killing} ms [${schedule.join(' ')}], ${ticks} writer ticks, PutRecords faults ${JSON.stringify(proxy.stats)}; ${result.records.length} records, ${result.unique} events, ${result.duplicates} duplicates; last recovery ${JSON.stringify(recovery)}\n`,
     );
-    expect(result.unique, context()).toBeGreaterThan(300 + tick);
+    expect(result.unique, context()).toBeGreaterThan(300 + ticks);
     expect(proxy.stats['landed-500'] ?? 0, 'faults were injected').toBeGreaterThan(0);
     if (dedup) expect(result.duplicates, context()).toBe(0);
   });
