@@ -23,9 +23,15 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxDelayMs: 10_000,
 };
 
+/** base × 2^(attempt − 1), at most `maxMs`: how far each retry's wait may grow. */
+export function exponentialCeilingMs(baseMs: number, maxMs: number, attempt: number): number {
+  return Math.min(maxMs, baseMs * 2 ** (attempt - 1));
+}
+
 export function backoffDelayMs(policy: RetryPolicy, attempt: number, random: () => number): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.floor(random() * ceiling);
+  return Math.floor(
+    random() * exponentialCeilingMs(policy.baseDelayMs, policy.maxDelayMs, attempt),
+  );
 }
 
 const realSleep = async (ms: number, signal?: AbortSignal): Promise<void> => {

@@ -11,6 +11,7 @@ import {
 } from '../export/export-changes.js';
 import { PublishError } from '../ports/event-publisher.js';
 import type { ExportStateStore, Lease } from '../ports/export-state-store.js';
+import { exponentialCeilingMs } from '../retry.js';
 
 /** How a follower waits between tries while a service is down: exponential, capped. */
 export interface FollowRetry {
@@ -135,7 +136,7 @@ export async function followExport(
 }
 
 function backoffMs(retry: FollowRetry, attempt: number): number {
-  const ceiling = Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1));
+  const ceiling = exponentialCeilingMs(retry.baseMs, retry.maxMs, attempt);
   // A little jitter, so several followers do not retry in step.
   return Math.round(ceiling * (0.8 + Math.random() * 0.2));
 }
