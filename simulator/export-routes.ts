@@ -237,6 +237,43 @@ function boolQuery(query: URLSearchParams, name: string): boolean {
 
 type Schema = Record<string, unknown>;
 
+/** Leaf schemas as the backend's json_schemas module writes them, per format. */
+const int64Schema = (format: Format): Schema =>
+  format === 'clean'
+    ? { $description: 'int64 represented as base10 string', type: 'string' }
+    : format === 'encoded'
+      ? {
+          $description: 'int64',
+          type: 'object',
+          properties: {
+            $integer: { $description: 'int64 -> little-endian -> base64', type: 'string' },
+          },
+        }
+      : { $description: 'int64', type: 'integer' };
+
+const bytesSchema = (format: Format): Schema =>
+  format === 'clean'
+    ? { $description: 'base64 bytes', type: 'string' }
+    : { type: 'object', $description: 'base64 bytes', properties: { $bytes: { type: 'string' } } };
+
+/** A Float64 shape that has held NaN, ±inf or -0: the formats that cannot write it as a number say how. */
+function specialFloatSchema(format: Format): Schema {
+  const other =
+    format === 'clean'
+      ? { type: 'string', $description: '-inf, inf, or NaN' }
+      : {
+          type: 'object',
+          // export_json writes -0 as a plain number; only encoded needs $float for it.
+          $description: format === 'encoded' ? '-0, -inf, inf, or NaN' : '-inf, inf, or NaN',
+          properties: {
+            $float: { $description: 'float64 -> little-endian -> base64', type: 'string' },
+          },
+        };
+  return { $description: 'float64', anyOf: [{ type: 'number' }, other] };
+}
+
+const isSpecialFloat = (x: number) => !Number.isFinite(x) || Object.is(x, -0);
+
 function schemaOf(value: Value, format: Format): Schema {
   if (value === null) return { type: 'null' };
   switch (typeof value) {
@@ -245,21 +282,25 @@ function schemaOf(value: Value, format: Format): Schema {
     case 'string':
       return { type: 'string' };
     case 'number':
-      return { type: 'number' };
+      return isSpecialFloat(value) ? specialFloatSchema(format) : { type: 'number' };
     case 'bigint':
-      return format === 'clean'
-        ? { $description: 'int64 encoded as a decimal string', type: 'string' }
-        : { $description: 'int64', type: format === 'export' ? 'integer' : 'object' };
+      return int64Schema(format);
   }
-  if (value instanceof Uint8Array)
-    return { $description: 'bytes encoded as base64', type: 'string' };
+  if (value instanceof Uint8Array) return bytesSchema(format);
   if (Array.isArray(value))
     return { type: 'array', items: unionOf(value.map((v) => schemaOf(v, format))) };
   return objectSchema([value], format);
 }
 
+/**
+ * Distinct schemas as an anyOf. Float64 shapes merge as in the backend: one special value
+ * anywhere makes the whole field special, so the plain number schema is dropped beside it.
+ */
 function unionOf(schemas: Schema[]): Schema {
-  const unique = [...new Map(schemas.map((s) => [JSON.stringify(s), s])).values()];
+  const byJson = new Map(schemas.map((s) => [JSON.stringify(s), s]));
+  if ([...byJson.values()].some((s) => s.$description === 'float64'))
+    byJson.delete(JSON.stringify({ type: 'number' }));
+  const unique = [...byJson.values()];
   if (unique.length === 0) return {};
   return unique.length === 1 ? (unique[0] as Schema) : { anyOf: unique };
 }

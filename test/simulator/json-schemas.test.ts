@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { useSimulator } from '../helpers/simulator.js';
 
+const float64Base64 = (x: number) => {
+  const buf = Buffer.alloc(8);
+  buf.writeDoubleLE(x);
+  return buf.toString('base64');
+};
+const nanBase64 = float64Base64(Number.NaN);
+const infBase64 = float64Base64(Number.POSITIVE_INFINITY);
+
 // docs/convex-api.md §11.10: json_schemas shape.
 describe('simulator json_schemas', () => {
   const f = useSimulator();
@@ -41,6 +49,50 @@ describe('simulator json_schemas', () => {
       _deleted: { type: 'boolean' },
     });
     expect(byComponent['']?.js_users?.required).not.toContain('_ts');
+  });
+
+  it('describes a float field that held NaN or ±inf as number or string in clean json', async () => {
+    f.write([
+      { op: 'insert', table: 'js_floats', doc: { x: 1.5, y: 2 } },
+      { op: 'insert', table: 'js_floats', doc: { x: { $float: nanBase64 }, y: 3 } },
+    ]);
+    const res = await f.call('/api/json_schemas');
+    const props = (res.json as Record<string, { properties: Record<string, unknown> }>).js_floats
+      ?.properties;
+    expect(props?.x).toEqual({
+      $description: 'float64',
+      anyOf: [{ type: 'number' }, { type: 'string', $description: '-inf, inf, or NaN' }],
+    });
+    expect(props?.y).toEqual({ type: 'number' });
+  });
+
+  it('describes bytes and int64 in convex_encoded_json as objects with $bytes and $integer', async () => {
+    f.write([
+      {
+        op: 'insert',
+        table: 'js_encoded',
+        doc: { b: { $bytes: 'AAE=' }, n: { $integer: 'AQAAAAAAAAA=' }, f: { $float: infBase64 } },
+      },
+    ]);
+    const res = await f.call('/api/json_schemas?format=convex_encoded_json');
+    const props = (res.json as Record<string, { properties: Record<string, unknown> }>).js_encoded
+      ?.properties;
+    expect(props?.b).toEqual({
+      type: 'object',
+      $description: 'base64 bytes',
+      properties: { $bytes: { type: 'string' } },
+    });
+    expect(props?.n).toEqual({
+      $description: 'int64',
+      type: 'object',
+      properties: {
+        $integer: { $description: 'int64 -> little-endian -> base64', type: 'string' },
+      },
+    });
+    expect(props?.f).toMatchObject({
+      $description: 'float64',
+      anyOf: [{ type: 'number' }, { type: 'object', properties: { $float: { type: 'string' } } }],
+    });
   });
 
   it('rejects a non-boolean deltaSchema and POST', async () => {
