@@ -353,7 +353,7 @@ export async function measureTransform(ctx: BenchContext, pages: number): Promis
   const transformAll = async () => {
     const page = await client.listSnapshot({ selection: { tableName: SNAPSHOT_TABLE } });
     for (const doc of page.values) {
-      bytes += Buffer.byteLength(serializeEvent(toChangeEvent(doc, true)));
+      bytes += Buffer.byteLength(serializeEvent(toChangeEvent(doc, true, 1)));
       events++;
     }
   };

@@ -58,7 +58,7 @@ function pager(ctx: BenchContext, kind: ExportKind) {
         done = !page.hasMore || page.cursor === null;
         cursor = page.cursor ?? undefined;
         return {
-          events: page.values.map((d) => toChangeEvent(d, true)),
+          events: page.values.map((d) => toChangeEvent(d, true, 1)),
           checkpoint: done ? deltaCursorAfterSnapshot(page.snapshot) : String(page.cursor),
         };
       },
@@ -73,7 +73,7 @@ function pager(ctx: BenchContext, kind: ExportKind) {
       const page = await client.documentDeltas({ cursor, selection });
       cursor = page.cursor;
       done = !page.hasMore;
-      return { events: page.values.map((d) => toChangeEvent(d, false)), checkpoint: cursor };
+      return { events: page.values.map((d) => toChangeEvent(d, false, 1)), checkpoint: cursor };
     },
   };
 }

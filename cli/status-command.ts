@@ -58,7 +58,10 @@ export function exportHealth(
       state: 'snapshot',
       summary: `copying the snapshot${leaseHeld ? '' : ' (no export is running: no one holds the lease)'}`,
     };
-  const cursorAge = lagSeconds(now, p.deltaCursor);
+  const cursorTs = cursorTimestamp(state);
+  if (cursorTs === undefined)
+    return { state: 'changes', summary: 'following changes (the source has not said how far yet)' };
+  const cursorAge = lagSeconds(now, cursorTs);
   const running = leaseHeld ? 'an export holds the lease' : 'no export holds the lease';
   if (cursorAge > FRESH_CURSOR_SECONDS)
     return {
@@ -89,10 +92,13 @@ export async function statusCommand(flags: { json: boolean }): Promise<number> {
     summary: health.summary,
     phase: p?.phase ?? 'not started',
     generation: state?.generation,
-    snapshotTs: p?.phase === 'snapshot' ? p.snapshotTs : undefined,
-    snapshotCursor: p?.phase === 'snapshot' ? p.snapshotCursor : undefined,
-    deltaCursor: p?.phase === 'deltas' ? p.deltaCursor : undefined,
-    cursorAgeSeconds: p?.phase === 'deltas' ? lagSeconds(now, p.deltaCursor) : undefined,
+    source: p?.source,
+    snapshotTs: p?.source === 'legacy' && p.phase === 'snapshot' ? p.snapshotTs : undefined,
+    snapshotCursor: p?.source === 'legacy' && p.phase === 'snapshot' ? p.snapshotCursor : undefined,
+    deltaCursor: p?.source === 'legacy' && p.phase === 'deltas' ? p.deltaCursor : undefined,
+    cursorAgeSeconds: ((ts) => (ts === undefined ? undefined : lagSeconds(now, ts)))(
+      cursorTimestamp(state),
+    ),
     baseSnapshotTs: state?.baseSnapshotTs,
     newestEventTs: state?.newestEventTs,
     /** Age of the newest event published: grows while Convex is idle, see `state`. */
@@ -117,4 +123,11 @@ export async function statusCommand(flags: { json: boolean }): Promise<number> {
         print(forTerminal(`${k.padEnd(17)} ${typeof v === 'object' ? JSON.stringify(v) : v}`));
   }
   return EXIT.ok;
+}
+
+/** The log time the export's position stands at, when known (the legacy delta cursor is one). */
+function cursorTimestamp(state: ExportState | undefined): string | undefined {
+  const p = state?.position;
+  if (p?.source === 'legacy') return p.phase === 'deltas' ? p.deltaCursor : undefined;
+  return state?.cursorTs;
 }

@@ -1,4 +1,4 @@
-import type { ChangeEvent, ChangeOp } from '../shared/events/change-event.js';
+import { type ChangeOp, isChangeEvent, type StreamEvent } from '../shared/events/change-event.js';
 
 /** What the live view knows about the snapshot's size before copying it (best effort). */
 export interface SnapshotEstimate {
@@ -47,8 +47,9 @@ export class FlowStats {
   constructor(readonly estimate: SnapshotEstimate | undefined) {}
 
   /** One published page: `now` is when Kinesis acknowledged it. */
-  published(events: readonly ChangeEvent[], now: number): void {
+  published(events: readonly StreamEvent[], now: number): void {
     for (const event of events) {
+      if (!isChangeEvent(event)) continue;
       if (event.op === 'snapshot') {
         this.snapshotStartedAt ??= now;
         this.snapshotDocs++;

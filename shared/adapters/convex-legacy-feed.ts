@@ -10,6 +10,7 @@ import type {
   FeedPosition,
   FeedReadOptions,
   FeedResync,
+  LegacyFeedPosition,
   TableFilter,
 } from '../ports/change-feed.js';
 import { deltaCursorAfterSnapshot } from '../values/int64.js';
@@ -31,6 +32,8 @@ export class ConvexLegacyFeed implements ChangeFeed {
 
   async read(position: FeedPosition, options: FeedReadOptions): Promise<FeedPage | FeedResync> {
     try {
+      if (position.source !== 'legacy')
+        throw new BridgeError(`the legacy feed cannot read a ${position.source} position`);
       return position.phase === 'snapshot'
         ? await this.snapshotPage(position, options)
         : await this.deltasPage(position, options);
@@ -45,8 +48,8 @@ export class ConvexLegacyFeed implements ChangeFeed {
   }
 
   private async snapshotPage(
-    position: Extract<FeedPosition, { phase: 'snapshot' }>,
-    { filter, signal }: FeedReadOptions,
+    position: Extract<LegacyFeedPosition, { phase: 'snapshot' }>,
+    { filter, signal, generation }: FeedReadOptions,
   ): Promise<FeedPage> {
     const selection = filter ? serverSelection(filter) : undefined;
     const page = await this.client.listSnapshot(
@@ -64,7 +67,7 @@ export class ConvexLegacyFeed implements ChangeFeed {
     return {
       kind: 'page',
       phase: 'snapshot',
-      events: page.values.map((d) => toChangeEvent(d, true)),
+      events: page.values.map((d) => toChangeEvent(d, true, generation)),
       next: done
         ? {
             source: 'legacy',
@@ -86,8 +89,8 @@ export class ConvexLegacyFeed implements ChangeFeed {
   }
 
   private async deltasPage(
-    position: Extract<FeedPosition, { phase: 'deltas' }>,
-    { filter, signal }: FeedReadOptions,
+    position: Extract<LegacyFeedPosition, { phase: 'deltas' }>,
+    { filter, signal, generation }: FeedReadOptions,
   ): Promise<FeedPage> {
     const selection = filter ? serverSelection(filter) : undefined;
     const page = await this.client.documentDeltas(
@@ -97,7 +100,7 @@ export class ConvexLegacyFeed implements ChangeFeed {
     return {
       kind: 'page',
       phase: 'changes',
-      events: page.values.map((d) => toChangeEvent(d, false)),
+      events: page.values.map((d) => toChangeEvent(d, false, generation)),
       next: { source: 'legacy', phase: 'deltas', deltaCursor: page.cursor },
       caughtUp: !page.hasMore,
       cursorTs: page.cursor,
@@ -106,11 +109,16 @@ export class ConvexLegacyFeed implements ChangeFeed {
 }
 
 /** One exported document as a change event (docs/events.md). */
-export function toChangeEvent(document: ExportedDocument, fromSnapshot: boolean): ChangeEvent {
+export function toChangeEvent(
+  document: ExportedDocument,
+  fromSnapshot: boolean,
+  generation: number,
+): ChangeEvent {
   const op: ChangeOp = fromSnapshot ? 'snapshot' : document.deleted ? 'delete' : 'upsert';
   return {
     v: 1,
     op,
+    generation,
     component: document.component,
     table: document.table,
     id: document.id,

@@ -101,9 +101,11 @@ export class DynamoDbExportStore implements ExportStateStore {
     // The legacy position's fields keep the names they had before positions were tagged by
     // source, so items written by earlier versions read back unchanged.
     const p = state.position;
-    field('snapshotTs', p.phase === 'snapshot' ? p.snapshotTs : undefined);
-    field('snapshotCursor', p.phase === 'snapshot' ? p.snapshotCursor : undefined);
-    field('deltaCursor', p.phase === 'deltas' ? p.deltaCursor : undefined);
+    const legacySnapshot = p.source === 'legacy' && p.phase === 'snapshot' ? p : undefined;
+    field('snapshotTs', legacySnapshot?.snapshotTs);
+    field('snapshotCursor', legacySnapshot?.snapshotCursor);
+    field('deltaCursor', p.source === 'legacy' && p.phase === 'deltas' ? p.deltaCursor : undefined);
+    field('dataSyncCursor', p.source === 'data-sync' ? p.cursor : undefined);
     field('resyncCode', state.resyncNeeded?.code);
     field('resyncMessage', state.resyncNeeded?.message);
     field('resyncAt', state.resyncNeeded?.at);

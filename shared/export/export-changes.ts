@@ -1,5 +1,4 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import type { ChangeEvent } from '../events/change-event.js';
 import type { ChangeFeed, FeedPage, TableFilter } from '../ports/change-feed.js';
 import type { EventPublisher, ShardPosition, StreamTail } from '../ports/event-publisher.js';
 import type { ExportStateStore } from '../ports/export-state-store.js';
@@ -10,6 +9,7 @@ import { type PageBatch, recordBatchMetrics, stateAfter, toBatch } from './page-
 import { ReadAhead } from './read-ahead.js';
 import { FeedResyncSignal, READ_AHEAD_LIMITS, readPagesAhead } from './read-pages.js';
 import { recoverLanded } from './recover-landed.js';
+import { unlanded } from './skip-landed.js';
 import { advanceMark, holdBack, passRecords } from './stream-mark.js';
 
 export { ExportResyncRequiredError } from './export-run.js';
@@ -97,6 +97,7 @@ export async function exportChanges(
   const reading = readPagesAhead(deps.feed, run.state.position, ahead, {
     ...(options.filter ? { filter: options.filter } : {}),
     follow: options.follow,
+    generation: run.state.generation,
     pollIntervalMs: options.pollIntervalMs,
     budgetLeft: () => options.remainingMs() > options.safetyMarginMs && !options.signal?.aborted,
     maxWaitMs: () => Math.max(0, options.remainingMs() - options.safetyMarginMs),
@@ -143,21 +144,6 @@ export async function exportChanges(
   const state = run.state;
   deps.log.info('export run finished', { status, pages, events, phase: state.position.phase });
   return { status, pages, events, state };
-}
-
-/** The events not found in the stream; the found ones leave `landed` (they came up). */
-function unlanded(
-  events: readonly ChangeEvent[],
-  landed: Map<string, ShardPosition>,
-  skipped: ShardPosition[],
-): readonly ChangeEvent[] {
-  return events.filter((e) => {
-    const at = landed.get(e.eventId);
-    if (at === undefined) return true;
-    landed.delete(e.eventId);
-    skipped.push(at);
-    return false;
-  });
 }
 
 /**

@@ -38,6 +38,11 @@ export interface ExportState {
   readonly lastError?: LastError;
   /** The snapshot this generation's copy was read at, once the snapshot phase finished. */
   readonly baseSnapshotTs?: string;
+  /**
+   * The log time (ns) the position stands at, for sources whose position does not say it
+   * (Data Sync's cursor is opaque): its latest page's `snapshotTs`.
+   */
+  readonly cursorTs?: string;
   /** Commit ts of the newest event published, for lag and status. */
   readonly newestEventTs?: string;
   /**

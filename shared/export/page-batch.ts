@@ -1,4 +1,4 @@
-import type { ChangeEvent } from '../events/change-event.js';
+import { isChangeEvent, type StreamEvent } from '../events/change-event.js';
 import { METRICS } from '../names.js';
 import type { FeedPage } from '../ports/change-feed.js';
 import type { PublishResult, StreamMark } from '../ports/event-publisher.js';
@@ -11,7 +11,7 @@ const NS_PER_MS = 1_000_000n;
 /** Pages published together: consecutive, of one phase, checkpointed once. */
 export interface PageBatch {
   readonly pages: readonly FeedPage[];
-  readonly events: readonly ChangeEvent[];
+  readonly events: readonly StreamEvent[];
 }
 
 export function toBatch(pages: readonly FeedPage[]): PageBatch {
@@ -26,10 +26,12 @@ const lastPage = (batch: PageBatch): FeedPage => batch.pages.at(-1) as FeedPage;
  * The newest commit time among the events and `since`. Snapshot events come in document order,
  * not time order, so the last event of a batch is not necessarily the newest.
  */
-export function newestTs(events: readonly ChangeEvent[], since?: string): string | undefined {
+export function newestTs(events: readonly StreamEvent[], since?: string): string | undefined {
   let newest = since;
-  for (const { ts } of events)
-    if (newest === undefined || compareInt64(ts, newest) > 0) newest = ts;
+  for (const event of events) {
+    if (!isChangeEvent(event)) continue;
+    if (newest === undefined || compareInt64(event.ts, newest) > 0) newest = event.ts;
+  }
   return newest;
 }
 

@@ -29,6 +29,7 @@ export interface PageReaderOptions {
   readonly maxWaitMs: () => number;
   readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly signal: AbortSignal;
+  readonly generation: number;
 }
 
 /**
@@ -48,13 +49,18 @@ export async function readPagesAhead(
     while (options.budgetLeft()) {
       const read = await feed.read(position, {
         signal: options.signal,
+        generation: options.generation,
         ...(options.filter ? { filter: options.filter } : {}),
       });
       if (read.kind === 'resync') {
         ahead.fail(new FeedResyncSignal(read));
         return;
       }
-      const page = { ...read, events: read.events.filter((e) => include(e.component, e.table)) };
+      // Control events about a table follow its filter; export-wide ones always pass.
+      const page = {
+        ...read,
+        events: read.events.filter((e) => !('table' in e) || include(e.component, e.table)),
+      };
       if (!(await ahead.push(page))) return;
       position = page.next;
       if (page.caughtUp) {

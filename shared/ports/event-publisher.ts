@@ -1,5 +1,5 @@
 import { BridgeError } from '../errors.js';
-import type { ChangeEvent, ChangeOp, DocRef } from '../events/change-event.js';
+import type { ChangeOp, ControlOp, DocRef, StreamEvent } from '../events/change-event.js';
 
 export interface PublishResult {
   readonly records: number;
@@ -10,6 +10,8 @@ export interface PublishResult {
   readonly throttledRecords: number;
   readonly claimChecks: number;
   readonly byOp: Readonly<Record<ChangeOp, number>>;
+  /** Control events published (each counted once, however many shard copies it took). */
+  readonly controls?: Readonly<Partial<Record<ControlOp, number>>>;
   /** Entries whose call's outcome was unknown and that a read of the shard found already landed. */
   readonly alreadyLanded?: number;
   /** Where this publish's records landed, per shard (the highest sequence number), at its end. */
@@ -17,11 +19,13 @@ export interface PublishResult {
 }
 
 /**
- * Publishes change events durably: resolves only when every event is in the stream, with each
- * document's events in the order given. Throws PublishError when that cannot be done.
+ * Publishes events durably: resolves only when every event is in the stream, with each
+ * document's events in the order given. A control event goes to every open shard (one copy
+ * each), after every event before it is acknowledged and before any event after it is sent.
+ * Throws PublishError when that cannot be done.
  */
 export interface EventPublisher {
-  publish(events: readonly ChangeEvent[], signal?: AbortSignal): Promise<PublishResult>;
+  publish(events: readonly StreamEvent[], signal?: AbortSignal): Promise<PublishResult>;
 }
 
 /** Some events could not be published; nothing after them may be checkpointed. */

@@ -140,12 +140,12 @@ describe('recovery without republishing', () => {
     for (let i = 0; i < 20; i++) log.commit({ table: 't', id: `d${(i % 5) + 1}`, doc: { i } });
 
     await r.crashAfterPublish();
-    const landed = r.publisher.published.length;
+    const landed = r.publisher.documents.length;
     expect((await r.store.read()).state?.position).not.toEqual(deltasAt(log.head()));
 
     expect((await r.run()).status).toBe('caught-up');
-    expect(dupes(r.publisher.published)).toBe(0);
-    expect(r.publisher.published.length).toBeGreaterThan(landed);
+    expect(dupes(r.publisher.documents)).toBe(0);
+    expect(r.publisher.documents.length).toBeGreaterThan(landed);
     expect(r.metrics.totals.get('Duplicates')).toBeGreaterThan(0);
     expect(r.metrics.totals.get('RecoveredRecords')).toBe(r.metrics.totals.get('Duplicates'));
     const state = (await r.store.read()).state;
@@ -154,7 +154,7 @@ describe('recovery without republishing', () => {
     await r.run();
     expect(r.tail.scans.at(-1)?.result.records).toBe(0);
     const all = log.expectedEvents(log.transactions[4]?.ts ?? '');
-    expect(new Set(r.publisher.published.map((e) => e.eventId))).toEqual(
+    expect(new Set(r.publisher.documents.map((e) => e.eventId))).toEqual(
       new Set(all.map((e) => e.eventId)),
     );
   });
@@ -167,7 +167,7 @@ describe('recovery without republishing', () => {
     r.publisher.fail({ call: r.publisher.calls.length + 1, partial: 2 });
     await expect(r.run()).rejects.toThrow();
     await r.run();
-    expect(dupes(r.publisher.published)).toBe(0);
+    expect(dupes(r.publisher.documents)).toBe(0);
     expect(r.metrics.totals.get('Duplicates')).toBe(2);
   });
 
@@ -184,8 +184,8 @@ describe('recovery without republishing', () => {
     r.store.beforeCheckpoint = undefined;
     r.clock.advance(10);
     await r.run();
-    expect(dupes(r.publisher.published)).toBe(0);
-    expect(firstAppearancesOrdered(r.publisher.published)).toBe(true);
+    expect(dupes(r.publisher.documents)).toBe(0);
+    expect(firstAppearancesOrdered(r.publisher.documents)).toBe(true);
   });
 
   it('keeps per-document order: a found earlier event is skipped, the later one still goes out', async () => {
@@ -198,7 +198,7 @@ describe('recovery without republishing', () => {
     r.publisher.fail({ call: r.publisher.calls.length + 1, partial: 1 });
     await expect(r.run()).rejects.toThrow();
     await r.run();
-    const changes = r.publisher.published.filter((e) => e.op !== 'snapshot');
+    const changes = r.publisher.documents.filter((e) => e.op !== 'snapshot');
     expect(changes.map((e) => e.doc?.v)).toEqual([1, 2]);
   });
 
@@ -219,7 +219,7 @@ describe('recovery without republishing', () => {
     expect(savedMark?.shards[FAKE_SHARD]?.inclusive).toBe(true);
     r.clock.advance(120_000);
     await r.run();
-    expect(dupes(r.publisher.published)).toBe(0);
+    expect(dupes(r.publisher.documents)).toBe(0);
   });
 
   it('a checkpoint from an older version (no mark): at-least-once this once, said in the log; a mark from then on', async () => {
@@ -269,9 +269,9 @@ describe('recovery without republishing', () => {
         .map((l) => l.message)
         .join(),
     ).toMatch(/could not read the stream/);
-    expect(dupes(r.publisher.published)).toBeGreaterThan(0);
+    expect(dupes(r.publisher.documents)).toBeGreaterThan(0);
     const want = new Set(log.expectedEvents(log.transactions[2]?.ts ?? '').map((e) => e.eventId));
-    expect(new Set(r.publisher.published.map((e) => e.eventId))).toEqual(want);
+    expect(new Set(r.publisher.documents.map((e) => e.eventId))).toEqual(want);
   });
 
   it('a scan cut short by its limit skips only the prefix it read: no loss, order kept', async () => {
@@ -281,11 +281,11 @@ describe('recovery without republishing', () => {
     for (let i = 0; i < 30; i++) log.commit({ table: 't', id: `d${(i % 2) + 1}`, doc: { i } });
     await r.crashAfterPublish();
     // a stalled old writer lands a lot more after the checkpoint than one batch's worth
-    r.publisher.land(r.publisher.published.slice(0, 2));
+    r.publisher.land(r.publisher.documents.slice(0, 2));
     await r.run();
-    expect(firstAppearancesOrdered(r.publisher.published)).toBe(true);
+    expect(firstAppearancesOrdered(r.publisher.documents)).toBe(true);
     const want = new Set(log.expectedEvents(log.transactions[1]?.ts ?? '').map((e) => e.eventId));
-    expect(new Set(r.publisher.published.map((e) => e.eventId))).toEqual(want);
+    expect(new Set(r.publisher.documents.map((e) => e.eventId))).toEqual(want);
   });
 });
 
@@ -315,10 +315,10 @@ describe('property: seeded crashes between publish and checkpoint never lose, re
     }
     r.publisher.clearPlans();
     await r.run();
-    expect(dupes(r.publisher.published)).toBe(0);
-    expect(firstAppearancesOrdered(r.publisher.published)).toBe(true);
+    expect(dupes(r.publisher.documents)).toBe(0);
+    expect(firstAppearancesOrdered(r.publisher.documents)).toBe(true);
     const base = (await r.store.read()).state?.baseSnapshotTs ?? '';
     const want = new Set(log.expectedEvents(base).map((e) => e.eventId));
-    expect(new Set(r.publisher.published.map((e) => e.eventId))).toEqual(want);
+    expect(new Set(r.publisher.documents.map((e) => e.eventId))).toEqual(want);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeEvent } from '../../shared/events/change-event.js';
+import type { ChangeEvent, StreamEvent } from '../../shared/events/change-event.js';
 import {
   type ExportDeps,
   type ExportOptions,
@@ -13,6 +13,7 @@ import { PublishError } from '../../shared/ports/event-publisher.js';
 import { MemoryMetrics } from '../../shared/ports/observability.js';
 import { ChangeLog, ChangeLogFeed } from '../fakes/change-log-feed.js';
 import { FakeClock } from '../fakes/clock.js';
+import { legacyPosition } from '../fakes/legacy-position.js';
 import { MemoryExportStore } from '../fakes/memory-export-store.js';
 import { Rng } from '../fakes/prng.js';
 import { RecordingLog } from '../fakes/recording-log.js';
@@ -95,7 +96,7 @@ const changes = (events: ChangeEvent[], more: Partial<PageSpec> = {}): PageSpec 
   events,
   ...more,
 });
-const ids = (events: readonly ChangeEvent[]) => events.map((e) => e.eventId);
+const ids = (events: readonly StreamEvent[]) => events.map((e) => e.eventId);
 
 /** A log with a few documents, then a few changes, for the use case to copy and follow. */
 function smallLog(docs = 4, changeCount = 6): ChangeLog {
@@ -180,7 +181,7 @@ describe('fetch step', () => {
 
     await expect(r.run()).rejects.toThrow('socket hang up');
 
-    expect(ids(r.publisher.published)).toEqual(ids(pages[0]?.events ?? []));
+    expect(ids(r.publisher.documents)).toEqual(ids(pages[0]?.events ?? []));
     const stored = await r.stored();
     expect(stored?.position).toEqual(positions[1]);
     expect(stored?.lastError?.message).toBe('socket hang up');
@@ -240,7 +241,7 @@ describe('pin step', () => {
     const pinnedTs = log.head();
     const pinned = await r.stored();
     expect(pinned?.position).toEqual({ source: 'legacy', phase: 'snapshot', snapshotTs: pinnedTs });
-    expect(r.publisher.published).toHaveLength(0);
+    expect(r.publisher.documents).toHaveLength(0);
 
     const deletedAt = log.commit({ table: 'users', id: 'u1', doc: null });
     const firstRead = feed.reads.length;
@@ -248,7 +249,7 @@ describe('pin step', () => {
 
     expect(outcome.status).toBe('caught-up');
     expect(feed.reads[firstRead]?.position).toEqual(pinned?.position);
-    const u1 = r.publisher.published.filter((e) => e.id === 'u1').map((e) => [e.op, e.ts]);
+    const u1 = r.publisher.documents.filter((e) => e.id === 'u1').map((e) => [e.op, e.ts]);
     // the document as of the pinned snapshot, then its delete: a newer snapshot would have neither
     expect(u1).toEqual([
       ['snapshot', log.transactions[0]?.ts],
@@ -275,12 +276,15 @@ describe('publish step', () => {
     const stored = await r.stored();
     expect(stored?.position).toEqual(afterSnapshot?.position);
     expect(stored?.lastError?.message).toMatch(/InternalFailure/);
-    if (stored?.position.phase !== 'deltas') throw new Error('expected the changes phase');
-    expect(BigInt(stored.position.deltaCursor)).toBeLessThan(BigInt(failed[0]?.ts ?? 0));
+    const at = legacyPosition(stored?.position);
+    if (at?.phase !== 'deltas') throw new Error('expected the changes phase');
+    expect(BigInt(at.deltaCursor)).toBeLessThan(
+      BigInt((failed[0] as ChangeEvent | undefined)?.ts ?? 0),
+    );
 
-    const before = r.publisher.published.length;
+    const before = r.publisher.documents.length;
     expect((await r.run()).status).toBe('caught-up');
-    const rerun = r.publisher.published.slice(before);
+    const rerun = r.publisher.documents.slice(before);
     expect(ids(rerun.slice(0, failed.length))).toEqual(ids(failed));
     const allChanges = log
       .expectedEvents(log.transactions[1]?.ts ?? '')
@@ -309,7 +313,7 @@ describe('publish step', () => {
 
     await expect(running).rejects.toBeInstanceOf(PublishError);
     expect(r.publisher.calls).toHaveLength(1);
-    expect(r.publisher.published).toHaveLength(0);
+    expect(r.publisher.documents).toHaveLength(0);
     expect((await r.stored())?.position).toEqual(start);
   });
 });
@@ -356,11 +360,11 @@ describe('checkpoint step', () => {
 
     await expect(r.run()).rejects.toThrow('InternalServerError');
     expect((await r.stored())?.position).toEqual(positions[0]);
-    const firstTry = ids(r.publisher.published);
+    const firstTry = ids(r.publisher.documents);
     expect(firstTry.length).toBeGreaterThan(0);
 
     expect((await r.run()).status).toBe('caught-up');
-    const all = ids(r.publisher.published);
+    const all = ids(r.publisher.documents);
     expect(all.slice(firstTry.length)).toEqual(pages.flatMap((p) => ids(p.events)));
     expect((await r.stored())?.position).toEqual(positions[3]);
   });
@@ -418,7 +422,7 @@ describe('read-ahead back-pressure', () => {
     // one page in the publish, 16 queued, and the read whose page waits for room
     expect(readWhileBlocked).toBeLessThanOrEqual(1 + 16 + 1);
     expect(outcome).toMatchObject({ status: 'caught-up', pages: 30, events: 30 });
-    expect(ids(r.publisher.published)).toEqual(pages.flatMap((p) => ids(p.events)));
+    expect(ids(r.publisher.documents)).toEqual(pages.flatMap((p) => ids(p.events)));
     expect((await r.stored())?.position).toEqual(positions[30]);
   });
 });
@@ -435,7 +439,7 @@ describe('resync', () => {
     const error = await r.run().catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(ExportResyncRequiredError);
-    expect(ids(r.publisher.published)).toEqual(ids(pages[0]?.events ?? []));
+    expect(ids(r.publisher.documents)).toEqual(ids(pages[0]?.events ?? []));
     const stored = await r.stored();
     expect(stored?.position).toEqual(positions[1]);
     expect(stored?.resyncNeeded).toEqual({
@@ -488,7 +492,7 @@ describe('budget and stopping', () => {
     if (outcome.status !== 'budget-spent') throw new Error(`unexpected ${outcome.status}`);
     expect(feed.reads.length).toBeLessThan(100);
     expect(outcome.pages).toBe(feed.reads.length); // everything read went out
-    const published = r.publisher.published;
+    const published = r.publisher.documents;
     expect(ids(published)).toEqual(ids(log.expectedEvents(startTs).slice(0, published.length)));
     const stored = await r.stored();
     expect(stored?.position).toEqual(deltasAt(published.at(-1)?.ts ?? ''));
@@ -520,7 +524,7 @@ describe('budget and stopping', () => {
 
     expect(outcome).toMatchObject({ status: 'stopped', pages: 1, events: 2 });
     expect(r.publisher.calls).toHaveLength(1);
-    expect(ids(r.publisher.published)).toEqual(ids(pages[0]?.events ?? []));
+    expect(ids(r.publisher.documents)).toEqual(ids(pages[0]?.events ?? []));
     expect((await r.stored())?.position).toEqual(positions[1]);
     expect(feed.reads).toHaveLength(2);
     expect((await r.store.read()).lease).toBeUndefined();
@@ -552,7 +556,7 @@ describe('budget and stopping', () => {
 
     if (outcome.status !== 'stopped') throw new Error(`unexpected ${outcome.status}`);
     expect(feed.reads).toHaveLength(4); // the held fourth read was aborted, none after it
-    const published = r.publisher.published;
+    const published = r.publisher.documents;
     expect(outcome.events).toBe(published.length);
     // pages already read may still go out, but the checkpoint is exactly the last one published
     expect((await r.stored())?.position).toEqual(positions[outcome.pages]);
@@ -577,7 +581,7 @@ describe('follow mode', () => {
 
     expect(outcome.status).toBe('stopped');
     expect(r.sleeps).toEqual([POLL, POLL, POLL, POLL]);
-    expect(r.publisher.published.map((e) => [e.op, e.id])).toEqual([
+    expect(r.publisher.documents.map((e) => [e.op, e.id])).toEqual([
       ['snapshot', 'u1'],
       ['snapshot', 'u2'],
       ['upsert', 'u1'],
@@ -686,7 +690,7 @@ describe('filter, snapshot completion and metrics', () => {
     const outcome = await r.run({ filter });
 
     expect(feed.reads.map((read) => read.filter)).toEqual([filter, filter]);
-    expect(r.publisher.published.map((e) => `${e.component}/${e.table}/${e.id}`)).toEqual([
+    expect(r.publisher.documents.map((e) => `${e.component}/${e.table}/${e.id}`)).toEqual([
       '/users/a',
       'billing/invoices/i1',
     ]);
@@ -786,7 +790,7 @@ const FAULTS: readonly Fault[] = [
 
 /** The events a stored position says are in the stream (the at-least-once promise). */
 function covered(log: ChangeLog, state: ExportState | undefined): ChangeEvent[] {
-  const p = state?.position;
+  const p = legacyPosition(state?.position);
   if (!p || (p.phase === 'snapshot' && p.snapshotTs === undefined)) return [];
   if (p.phase === 'snapshot') {
     const upTo = Number(p.snapshotCursor ?? '0');
@@ -801,7 +805,7 @@ function covered(log: ChangeLog, state: ExportState | undefined): ChangeEvent[] 
 
 /** Orders positions: snapshot (by page) before changes (by cursor). */
 function progress(state: ExportState | undefined): [number, bigint] {
-  const p = state?.position;
+  const p = legacyPosition(state?.position);
   if (!p) return [0, -1n];
   if (p.phase === 'snapshot')
     return [0, p.snapshotTs === undefined ? -1n : BigInt(p.snapshotCursor ?? '0')];
@@ -843,7 +847,7 @@ async function chaos(seed: number) {
     const now = progress(state);
     expect(notBefore(now, previous), `${when}: the cursor moved backwards`).toBe(true);
     previous = now;
-    const inStream = new Set(ids(r.publisher.published));
+    const inStream = new Set(ids(r.publisher.documents));
     const missing = covered(log, state).filter((e) => !inStream.has(e.eventId));
     expect(ids(missing), `${when}: checkpoint ahead of the stream`).toEqual([]);
   };
@@ -986,7 +990,7 @@ async function chaos(seed: number) {
   const state = await r.stored();
   const base = state?.baseSnapshotTs ?? '';
   const expected = log.expectedEvents(base);
-  const published = r.publisher.published;
+  const published = r.publisher.documents;
   const publishedIds = new Set(ids(published));
   const expectedIds = new Set(ids(expected));
   expect(

@@ -6,6 +6,7 @@ import { ExportResyncRequiredError, exportChanges } from '../../shared/export/ex
 import { PublishError } from '../../shared/ports/event-publisher.js';
 import { LeaseLostError } from '../../shared/ports/export-state-store.js';
 import { MemoryMetrics } from '../../shared/ports/observability.js';
+import { legacyPosition } from '../fakes/legacy-position.js';
 import { injectPutRecordsFaults } from '../helpers/kinesis-faults.js';
 import { useExportRig } from './rig.js';
 
@@ -152,9 +153,9 @@ describe('export under failure', () => {
       deps.store.checkpoint = async (lease, state, ttl) => {
         const saved = await checkpoint(lease, state, ttl);
         cursors.push(
-          state.position.phase === 'deltas'
-            ? `d${state.position.deltaCursor}`
-            : `s${state.position.snapshotCursor ?? ''}`,
+          ((p) => (p.phase === 'deltas' ? `d${p.deltaCursor}` : `s${p.snapshotCursor ?? ''}`))(
+            legacyPosition(state.position),
+          ),
         );
         return saved;
       };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryMetrics } from '../../shared/ports/observability.js';
 import { encodeInt64 } from '../../simulator/values.js';
+import { legacyPosition } from '../fakes/legacy-position.js';
 import { useExportRig } from './rig.js';
 
 type Write = Parameters<ReturnType<typeof useExportRig>['f']['write']>[0][number];
@@ -186,7 +187,7 @@ describe('export: snapshot then changes, exactly', () => {
       },
       store: Object.assign(Object.create(store) as typeof store, {
         checkpoint: async (...args: Parameters<typeof store.checkpoint>) => {
-          const p = args[1].position;
+          const p = legacyPosition(args[1].position);
           trace.push(
             `checkpoint ${p.phase}${p.phase === 'snapshot' && p.snapshotCursor === undefined ? ' pin' : ''}`,
           );

@@ -7,6 +7,7 @@ import type {
   TableFilter,
 } from '../../shared/ports/change-feed.js';
 import { compareInt64 } from '../../shared/values/int64.js';
+import { legacyPosition } from './legacy-position.js';
 import { RecordingFeed } from './recording-feed.js';
 import { deltasAt, snapshotAt, snapshotStart } from './scripted-feed.js';
 
@@ -85,6 +86,7 @@ export class ChangeLog {
 function toEvent(write: Write, ts: string, fromSnapshot: boolean): ChangeEvent {
   return {
     v: 1,
+    generation: 1,
     op: fromSnapshot ? 'snapshot' : write.doc === null ? 'delete' : 'upsert',
     component: write.component ?? '',
     table: write.table,
@@ -133,10 +135,11 @@ export class ChangeLogFeed extends RecordingFeed {
         ? tablePredicate(filter)
         : (_component: string, _table: string) => true;
     const keep = (e: ChangeEvent) => include(e.component, e.table);
-    if (position.phase === 'snapshot') {
-      const pinned = position.snapshotTs === undefined;
-      const ts = position.snapshotTs ?? this.log.head();
-      const from = Number(position.snapshotCursor ?? '0');
+    const legacy = legacyPosition(position);
+    if (legacy.phase === 'snapshot') {
+      const pinned = legacy.snapshotTs === undefined;
+      const ts = legacy.snapshotTs ?? this.log.head();
+      const from = Number(legacy.snapshotCursor ?? '0');
       const live = this.log.liveAt(ts);
       const slice = live.slice(from, from + this.snapshotPageSize);
       const done = from + slice.length >= live.length;
@@ -151,7 +154,7 @@ export class ChangeLogFeed extends RecordingFeed {
       };
     }
     const events: ChangeEvent[] = [];
-    let cursor: string = position.deltaCursor;
+    let cursor: string = legacy.deltaCursor;
     const pending = this.log.after(cursor);
     let taken = 0;
     for (const t of pending) {

@@ -6,6 +6,7 @@ import type {
   FeedResync,
   TableFilter,
 } from '../../shared/ports/change-feed.js';
+import { legacyPosition } from './legacy-position.js';
 import { CountWaiters, type Hold, HoldPoint } from './sync.js';
 
 export interface FeedRead {
@@ -14,7 +15,8 @@ export interface FeedRead {
 }
 
 /** A stable text for a position, to key scripts and compare reads. */
-export function positionKey(p: FeedPosition): string {
+export function positionKey(position: FeedPosition): string {
+  const p = legacyPosition(position);
   return p.phase === 'snapshot'
     ? `snapshot|${p.snapshotTs ?? ''}|${p.snapshotCursor ?? ''}`
     : `deltas|${p.deltaCursor}`;

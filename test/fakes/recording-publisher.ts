@@ -1,6 +1,11 @@
 import {
   type ChangeEvent,
   type ChangeOp,
+  type ControlEvent,
+  type ControlOp,
+  isChangeEvent,
+  isControlEvent,
+  type StreamEvent,
   serializeEvent,
 } from '../../shared/events/change-event.js';
 import {
@@ -14,14 +19,14 @@ import { CountWaiters, type Hold, HoldPoint } from './sync.js';
 export const FAKE_SHARD = 'shard-0';
 
 export interface PublishCall {
-  readonly events: readonly ChangeEvent[];
+  readonly events: readonly StreamEvent[];
   outcome: 'pending' | 'published' | 'failed';
 }
 
 type Plan =
   | { readonly kind: 'fail'; readonly partial: number; readonly message: string }
   | { readonly kind: 'hang' }
-  | { readonly kind: 'hold'; readonly point: HoldPoint<readonly ChangeEvent[]> };
+  | { readonly kind: 'hold'; readonly point: HoldPoint<readonly StreamEvent[]> };
 
 /**
  * A stream in memory: `published` holds every event that reached it, in order, across calls
@@ -30,14 +35,14 @@ type Plan =
  * held until the test releases it.
  */
 export class RecordingPublisher implements EventPublisher {
-  readonly published: ChangeEvent[] = [];
+  readonly published: StreamEvent[] = [];
   /** When each event in `published` landed (ms, from `now`); its sequence number is index + 1. */
   readonly landedAt: number[] = [];
   /** The clock stamping `landedAt` and each result's mark. */
   now: () => number = Date.now;
   readonly calls: PublishCall[] = [];
   /** Called as each publish starts, with its 1-based number (to change the world mid-run). */
-  onPublish: ((events: readonly ChangeEvent[], call: number) => void) | undefined;
+  onPublish: ((events: readonly StreamEvent[], call: number) => void) | undefined;
   private readonly plans = new Map<number, Plan>();
   private readonly callCount = new CountWaiters(() => this.calls.length);
 
@@ -56,8 +61,8 @@ export class RecordingPublisher implements EventPublisher {
   }
 
   /** Call `n` (default: the next) waits for the test: `release()` publishes it, `fail(e)` throws e. */
-  hold(call = this.calls.length + 1): Hold<readonly ChangeEvent[]> {
-    const point = new HoldPoint<readonly ChangeEvent[]>();
+  hold(call = this.calls.length + 1): Hold<readonly StreamEvent[]> {
+    const point = new HoldPoint<readonly StreamEvent[]>();
     this.plans.set(call, { kind: 'hold', point });
     return point;
   }
@@ -72,12 +77,24 @@ export class RecordingPublisher implements EventPublisher {
     return this.callCount.until(n);
   }
 
-  /** Successful calls' events, one array per call. */
-  get batches(): ChangeEvent[][] {
-    return this.calls.filter((c) => c.outcome === 'published').map((c) => [...c.events]);
+  /** The document events in `published` (control events left out), in stream order. */
+  get documents(): ChangeEvent[] {
+    return this.published.filter(isChangeEvent);
   }
 
-  async publish(events: readonly ChangeEvent[], signal?: AbortSignal): Promise<PublishResult> {
+  /** The control events in `published`, in stream order. */
+  get controls(): ControlEvent[] {
+    return this.published.filter(isControlEvent);
+  }
+
+  /** Successful calls' document events, one array per call. */
+  get batches(): ChangeEvent[][] {
+    return this.calls
+      .filter((c) => c.outcome === 'published')
+      .map((c) => c.events.filter(isChangeEvent));
+  }
+
+  async publish(events: readonly StreamEvent[], signal?: AbortSignal): Promise<PublishResult> {
     const call: PublishCall = { events: [...events], outcome: 'pending' };
     this.calls.push(call);
     const n = this.calls.length;
@@ -112,7 +129,7 @@ export class RecordingPublisher implements EventPublisher {
   }
 
   /** Puts events in the stream, as a stalled writer's late PutRecords would. */
-  land(events: readonly ChangeEvent[]): void {
+  land(events: readonly StreamEvent[]): void {
     for (const e of events) {
       this.published.push(e);
       this.landedAt.push(this.now());
@@ -128,11 +145,13 @@ function hangUntil(signal: AbortSignal | undefined): Promise<never> {
   });
 }
 
-function result(events: readonly ChangeEvent[]): PublishResult {
+function result(events: readonly StreamEvent[]): PublishResult {
   const byOp: Record<ChangeOp, number> = { snapshot: 0, upsert: 0, delete: 0 };
+  const controls: Partial<Record<ControlOp, number>> = {};
   let bytes = 0;
   for (const e of events) {
-    byOp[e.op]++;
+    if (isControlEvent(e)) controls[e.op] = (controls[e.op] ?? 0) + 1;
+    else byOp[e.op]++;
     bytes += Buffer.byteLength(serializeEvent(e));
   }
   return {

@@ -37,6 +37,7 @@ export function changeEvent(
 ): ChangeEvent {
   return {
     v: 1,
+    generation: 1,
     op,
     component,
     table,

@@ -10,6 +10,7 @@ function event(op: ChangeEvent['op'], table: string, id: string, commitMs: numbe
   const ts = tsAt(commitMs);
   return {
     v: 1,
+    generation: 1,
     op,
     component: '',
     table,
