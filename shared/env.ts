@@ -18,6 +18,14 @@ export const ENV = {
   maxRecordBytes: 'BRIDGE_MAX_RECORD_BYTES',
   valueFormat: 'BRIDGE_VALUE_FORMAT',
   publishConcurrency: 'BRIDGE_PUBLISH_CONCURRENCY',
+  /** `auto` | `data-sync` | `legacy`: which Convex export API a new export reads. */
+  source: 'BRIDGE_SOURCE',
+  /** `resync` | `stop`: what the exporter does when Convex refuses its cursor as too old. */
+  onExpiredCursor: 'BRIDGE_ON_EXPIRED_CURSOR',
+  /** How often (seconds) the exporter compares Convex's table schemas with what it published. */
+  schemaCheckSeconds: 'BRIDGE_SCHEMA_CHECK_SECONDS',
+  /** Convex's change-log retention (seconds) the watchdog measures the cursor's age against. */
+  retentionSeconds: 'BRIDGE_RETENTION_SECONDS',
   convexTimeoutMs: 'BRIDGE_CONVEX_TIMEOUT_MS',
   dlqUrl: 'BRIDGE_DLQ_URL',
   /** Read by the CLI's `import`/`send` (outside Lambda, where no event source mapping delivers). */

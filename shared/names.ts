@@ -27,6 +27,18 @@ export const METRICS = {
   lagSeconds: 'LagSeconds',
   cursorAgeSeconds: 'CursorAgeSeconds',
   resyncRequired: 'ResyncRequired',
+  /** A new generation was started (automatic resync or `convex-bridge resync`). */
+  resyncStarted: 'ResyncStarted',
+  /** Control events published (each counted once, not per shard copy). */
+  controlEvents: 'ControlEvents',
+  truncates: 'Truncates',
+  schemaChanges: 'SchemaChanges',
+  /** The cursor's age as a share of Convex's retention window (0–1+); warned at 0.5. */
+  cursorRetentionUsed: 'CursorRetentionUsed',
+  /** 1 while the Data Sync source reports `snapshotting`, else 0. */
+  sourceSnapshotting: 'SourceSnapshotting',
+  /** 1 while the Data Sync source reports `upToDate`, 0 while `stale` or `snapshotting`. */
+  sourceUpToDate: 'SourceUpToDate',
   leaseLost: 'LeaseLost',
   duplicates: 'Duplicates',
   recoveredRecords: 'RecoveredRecords',

@@ -11,6 +11,8 @@ export const SETTING_EXAMPLES: Readonly<Record<string, string>> = {
   BRIDGE_EXPORT_ID: 'default',
   BRIDGE_INCLUDE_TABLES: 'users,messages',
   BRIDGE_EXCLUDE_TABLES: 'audit_log',
+  BRIDGE_SOURCE: 'auto',
+  BRIDGE_ON_EXPIRED_CURSOR: 'resync',
   BRIDGE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/convex-import',
   BRIDGE_DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/convex-import-dlq',
   BRIDGE_IMPORT_TABLES: '{"users":{"primaryKey":[["email"]]}}',

@@ -38,6 +38,10 @@ const schema = z
     [ENV.maxRecordBytes]: int(1_024, 10 * 1024 * 1024, 1024 * 1024),
     [ENV.valueFormat]: z.enum(['json', 'convex_encoded_json', 'export_json']).default('json'),
     [ENV.publishConcurrency]: int(1, 32, 4),
+    [ENV.source]: z.enum(['auto', 'data-sync', 'legacy']).default('auto'),
+    [ENV.onExpiredCursor]: z.enum(['resync', 'stop']).default('resync'),
+    [ENV.schemaCheckSeconds]: int(10, 7 * 24 * 3600, 3600),
+    [ENV.retentionSeconds]: int(3600, 365 * 24 * 3600, 14 * 24 * 3600),
   })
   .refine(...deployKeyRequired);
 
@@ -54,6 +58,11 @@ export interface ExportConfig {
   readonly maxRecordBytes: number;
   readonly valueFormat: 'json' | 'convex_encoded_json' | 'export_json';
   readonly publishConcurrency: number;
+  /** `auto`: Data Sync for a new export when the deployment serves it; an export keeps its source. */
+  readonly source: 'auto' | 'data-sync' | 'legacy';
+  readonly onExpiredCursor: 'resync' | 'stop';
+  readonly schemaCheckSeconds: number;
+  readonly retentionSeconds: number;
 }
 
 export function loadExportConfig(env: Readonly<Record<string, string | undefined>>): ExportConfig {
@@ -81,5 +90,9 @@ export function loadExportConfig(env: Readonly<Record<string, string | undefined
     maxRecordBytes: e[ENV.maxRecordBytes],
     valueFormat: e[ENV.valueFormat],
     publishConcurrency: e[ENV.publishConcurrency],
+    source: e[ENV.source],
+    onExpiredCursor: e[ENV.onExpiredCursor],
+    schemaCheckSeconds: e[ENV.schemaCheckSeconds],
+    retentionSeconds: e[ENV.retentionSeconds],
   };
 }
