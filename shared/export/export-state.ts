@@ -1,4 +1,4 @@
-import type { FeedPosition } from '../ports/change-feed.js';
+import type { FeedPosition, SourceStatus } from '../ports/change-feed.js';
 import type { StreamMark } from '../ports/event-publisher.js';
 
 export interface ResyncNeeded {
@@ -28,6 +28,25 @@ export interface RecoveryReport {
   readonly complete: boolean;
 }
 
+/** The latest automatic or operator resync: why, and which changes were never read. */
+export interface ResyncRecord {
+  /** The source's refusal code, or `operator` for `convex-bridge resync`. */
+  readonly reason: string;
+  readonly message: string;
+  readonly at: string;
+  /** The generation it started. */
+  readonly generation: number;
+  /** Log time (ns) the old generation had reached: changes after it until the new snapshot were never read. */
+  readonly gapFrom?: string;
+}
+
+/** The one attempt (automatic or `migrate-source`) to move a legacy export onto Data Sync. */
+export interface MigrationRecord {
+  readonly at: string;
+  readonly outcome: 'migrated' | 'refused';
+  readonly reason?: string;
+}
+
 /** Where the export stands and what operators need to know about it; one record per export. */
 export interface ExportState {
   readonly position: FeedPosition;
@@ -51,6 +70,18 @@ export interface ExportState {
    */
   readonly streamMark?: StreamMark;
   readonly lastRecovery?: RecoveryReport;
+  readonly lastResync?: ResyncRecord;
+  /** The generation whose start (`resync-start`) is in the stream; below `generation` it is still due. */
+  readonly announcedGeneration?: number;
+  /** How many of the recorded table clears (bridge `clear-tables`) this export has dealt with. */
+  readonly clearsHandled?: number;
+  /** Digest of each table's JSON schema last published (`component/table` → digest). */
+  readonly schemaDigests?: Readonly<Record<string, string>>;
+  /** When Convex's schemas were last compared with `schemaDigests` (ISO). */
+  readonly schemaCheckedAt?: string;
+  readonly migration?: MigrationRecord;
+  /** What the source last said about itself (Data Sync status and sync id). */
+  readonly sourceStatus?: SourceStatus;
   readonly updatedAt: string;
 }
 

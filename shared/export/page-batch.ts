@@ -35,7 +35,10 @@ export function newestTs(events: readonly StreamEvent[], since?: string): string
   return newest;
 }
 
-/** The state after a batch is in the stream: the position its last page handed back. */
+/**
+ * The state after a batch is in the stream: the position its last page handed back. A failure
+ * recorded earlier is cleared (a page went through); everything else carries over.
+ */
 export function stateAfter(
   state: ExportState,
   batch: PageBatch,
@@ -45,14 +48,17 @@ export function stateAfter(
   const last = lastPage(batch);
   const newest = newestTs(batch.events, state.newestEventTs);
   const base = last.snapshotCompletedAt ?? state.baseSnapshotTs;
+  const { lastError: _cleared, resyncNeeded: _gone, ...kept } = state;
+  const cursorTs = last.cursorTs ?? last.sourceStatus?.snapshotTs ?? state.cursorTs;
   return {
+    ...kept,
     position: last.next,
-    generation: state.generation,
     updatedAt: at,
     ...(newest !== undefined ? { newestEventTs: newest } : {}),
     ...(base !== undefined ? { baseSnapshotTs: base } : {}),
     ...(streamMark !== undefined ? { streamMark } : {}),
-    ...(state.lastRecovery !== undefined ? { lastRecovery: state.lastRecovery } : {}),
+    ...(cursorTs !== undefined ? { cursorTs } : {}),
+    ...(last.sourceStatus !== undefined ? { sourceStatus: last.sourceStatus } : {}),
   };
 }
 
