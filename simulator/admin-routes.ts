@@ -9,7 +9,9 @@ export type AdminWrite =
   | { op: 'insert'; table: string; component?: string; doc: unknown }
   | { op: 'patch'; id: string; fields: unknown }
   | { op: 'replace'; id: string; doc: unknown }
-  | { op: 'delete'; id: string };
+  | { op: 'delete'; id: string }
+  /** Empties the table into a new tablet, as `npx convex import --replace`; later inserts fill it. */
+  | { op: 'replaceTable'; table: string; component?: string };
 
 export interface AdminState {
   readonly deployment: Deployment;
@@ -50,17 +52,36 @@ export function applyAdminTransaction(
         case 'delete':
           tx.delete(w.id);
           break;
+        case 'replaceTable':
+          tx.replaceTable(w.table, w.component ?? '');
+          break;
         default:
           throw new SimError(
             400,
             'BadAdminRequest',
-            `${where}.op must be insert, patch, replace or delete`,
+            `${where}.op must be insert, patch, replace, delete or replaceTable`,
           );
       }
     });
     return ids;
   });
   return { ts, ids: result };
+}
+
+/**
+ * Replaces a table's contents wholesale in one commit, like `npx convex import --replace`: a new
+ * tablet holds `docs` (encoded JSON), the old documents vanish with no deletion rows.
+ */
+export function replaceTable(
+  deployment: Deployment,
+  table: string,
+  docs: readonly unknown[],
+  component = '',
+): { ts: bigint; ids: string[] } {
+  return applyAdminTransaction(deployment, [
+    { op: 'replaceTable', table, component },
+    ...docs.map((doc) => ({ op: 'insert' as const, table, component, doc })),
+  ]);
 }
 
 /** Routes under /_sim/: test and demo control, never part of Convex's API. */
@@ -79,6 +100,13 @@ export function handleAdmin(
       if (!Array.isArray(input.writes))
         throw new SimError(400, 'BadAdminRequest', 'writes must be an array');
       const { ts, ids } = applyAdminTransaction(deployment, input.writes as AdminWrite[]);
+      return ok({ ts: ts.toString(), ids });
+    }
+    case 'POST /_sim/replace_table': {
+      if (typeof input.table !== 'string' || !Array.isArray(input.docs))
+        throw new SimError(400, 'BadAdminRequest', 'table must be a string and docs an array');
+      const component = typeof input.component === 'string' ? input.component : '';
+      const { ts, ids } = replaceTable(deployment, input.table, input.docs, component);
       return ok({ ts: ts.toString(), ids });
     }
     case 'GET /_sim/documents': {

@@ -15,7 +15,8 @@ Options:
   --knob NAME=VALUE     override a limit, e.g. --knob documentDeltasLimit=16 (repeatable)
   -h, --help            show this help
 
-Admin routes for tests and demos live under /_sim/ (transaction, documents, faults, knobs, clock, stats).`;
+Admin routes for tests and demos live under /_sim/ (transaction, replace_table, documents, faults,
+knobs, clock, stats).`;
 
 function parseKnob(spec: string): Partial<Knobs> {
   const [name, raw] = spec.split('=', 2);

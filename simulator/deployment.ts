@@ -1,3 +1,4 @@
+import { DataSyncState } from './data-sync-state.js';
 import { decodeDocumentId, encodeDocumentId, newInternalId, newTabletId } from './ids.js';
 import type { Knobs } from './knobs.js';
 import { fieldNameProblem, isSystemName, isValidComponentPath, isValidTableName } from './names.js';
@@ -73,6 +74,8 @@ export function primaryKeyOf(
  */
 export class Deployment {
   readonly log: LogEntry[] = [];
+  /** Kept with the data, as the backend keeps sync progress in a system table. */
+  readonly dataSync = new DataSyncState();
   private readonly current = new Map<string, Tablet>();
   private readonly byNumber = new Map<number, Tablet>();
   private readonly tablets: Tablet[] = [];
@@ -246,9 +249,19 @@ export class Deployment {
   }
 
   private commit(tx: Transaction): bigint {
-    if (tx.pending.size === 0) return this.lastCommitTs;
+    if (tx.pending.size === 0 && tx.replacements.size === 0) return this.lastCommitTs;
     const ts = this.nextCommitTs();
     const creations = new Map<string, Tablet>();
+    // Like `npx convex import --replace`: a new tablet under the same number, the old one dropped
+    // whole, so its documents vanish without deletion rows.
+    for (const [key, { component, table, tableNumber }] of tx.replacements) {
+      const old = this.tablet(component, table);
+      if (old) old.droppedTs = ts;
+      const fresh = this.createTablet(component, table, ts, tableNumber);
+      if (old?.pkIndex)
+        fresh.pkIndex = { fields: old.pkIndex.fields, pollsUntilReady: 0, byKey: new Map() };
+      creations.set(key, fresh);
+    }
     const entries = [...tx.pending.values()].sort((a, b) =>
       a.internalHex < b.internalHex ? -1 : 1,
     );
@@ -285,6 +298,27 @@ export class Deployment {
   }
 }
 
+/** The revision a read at `ts` sees: the newest at or before it (its value null if deleted). */
+export function revisionAt(record: DocRecord, ts: bigint): Revision | undefined {
+  for (let i = record.revisions.length - 1; i >= 0; i--) {
+    const rev = record.revisions[i] as Revision;
+    if (rev.ts <= ts) return rev;
+  }
+  return undefined;
+}
+
+/** Position of the first key strictly after `key` in a sorted list (an exclusive id cursor). */
+export function upperBound(sorted: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as string) <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export function latestAt(record: DocRecord, ts: bigint): Document | null {
   const revs = record.revisions;
   for (let i = revs.length - 1; i >= 0; i--) {
@@ -306,6 +340,10 @@ interface PendingWrite {
 /** Collects writes; the last write to a document in a transaction is its one revision. */
 export class Transaction {
   readonly pending = new Map<string, PendingWrite>();
+  readonly replacements = new Map<
+    string,
+    { component: string; table: string; tableNumber: number }
+  >();
   private readonly newTables = new Map<string, number>();
   private bytes = 0;
 
@@ -320,18 +358,7 @@ export class Transaction {
   }
 
   insert(table: string, fields: Document, component = ''): string {
-    if (!isValidTableName(table))
-      throw new SimError(400, 'InvalidTableName', `Invalid table name: "${table}"`);
-    if (!isValidComponentPath(component)) {
-      throw new SimError(400, 'InvalidComponentPath', `Invalid component path: "${component}"`);
-    }
-    const tablet = this.deployment.tablet(component, table);
-    const key = tableKey(component, table);
-    let tableNumber = tablet?.tableNumber ?? this.newTables.get(key);
-    if (tableNumber === undefined) {
-      tableNumber = this.deployment.allocateTableNumber();
-      this.newTables.set(key, tableNumber);
-    }
+    const tableNumber = this.tableNumberFor(table, component);
     const internal = newInternalId();
     const id = encodeDocumentId(tableNumber, internal);
     const creationTime = Number(this.deployment.now()) / 1e6;
@@ -339,6 +366,32 @@ export class Transaction {
     const internalHex = Buffer.from(internal).toString('hex');
     this.pending.set(internalHex, { id, internalHex, component, table, tableNumber, value: doc });
     return id;
+  }
+
+  /**
+   * Swaps in a new, empty tablet for the table at commit (creating the table if needed); inserts
+   * into it in the same transaction become its contents. Writes to the old documents here are
+   * not supported.
+   */
+  replaceTable(table: string, component = ''): void {
+    const tableNumber = this.tableNumberFor(table, component);
+    this.replacements.set(tableKey(component, table), { component, table, tableNumber });
+  }
+
+  private tableNumberFor(table: string, component: string): number {
+    if (!isValidTableName(table))
+      throw new SimError(400, 'InvalidTableName', `Invalid table name: "${table}"`);
+    if (!isValidComponentPath(component)) {
+      throw new SimError(400, 'InvalidComponentPath', `Invalid component path: "${component}"`);
+    }
+    const key = tableKey(component, table);
+    let tableNumber =
+      this.deployment.tablet(component, table)?.tableNumber ?? this.newTables.get(key);
+    if (tableNumber === undefined) {
+      tableNumber = this.deployment.allocateTableNumber();
+      this.newTables.set(key, tableNumber);
+    }
+    return tableNumber;
   }
 
   get(id: string): Document | null {

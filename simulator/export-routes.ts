@@ -1,5 +1,11 @@
 import { extractIdentity, requireExportAccess } from './auth.js';
-import type { DocRecord, LogEntry, Revision, Tablet } from './deployment.js';
+import {
+  type DocRecord,
+  type LogEntry,
+  revisionAt,
+  type Tablet,
+  upperBound,
+} from './deployment.js';
 import { decodeDocumentId, minimumDocumentId } from './ids.js';
 import { exportArgs, int64Arg, json, type RouteContext, type RouteResponse } from './request.js';
 import { parseSelection, type Selection } from './selection.js';
@@ -62,14 +68,6 @@ function writeRow(
   return `{${head}${flag}${fields.length > 2 ? `,${fields.slice(1)}` : '}'}`;
 }
 
-function revisionAt(record: DocRecord, ts: bigint): Revision | undefined {
-  for (let i = record.revisions.length - 1; i >= 0; i--) {
-    const rev = record.revisions[i] as Revision;
-    if (rev.ts <= ts) return rev;
-  }
-  return undefined;
-}
-
 const invalidCursor = () =>
   new SimError(
     400,
@@ -92,17 +90,6 @@ function parseSnapshotCursor(raw: unknown): { tablet: string; internalHex: strin
   const decoded = decodeDocumentId(id);
   if (!decoded) throw invalidCursor();
   return { tablet, internalHex: decoded.internalHex };
-}
-
-function upperBound(sorted: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((sorted[mid] as string) <= key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**

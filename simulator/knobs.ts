@@ -23,6 +23,16 @@ export interface Knobs {
   maxDocumentBytes: number;
   /** Answer 408 when a request (with injected latency) takes longer than this. */
   requestTimeoutMs: number;
+  /** false reproduces a backend older than Data Sync: its three routes answer 404. */
+  dataSyncEnabled: boolean;
+  /** Data Sync entries per page (a target: one transaction is never split). */
+  dataSyncPageSizeLimit: number;
+  /** Data Sync bytes of emitted documents per page (a target, as above). */
+  dataSyncPageBytesLimit: number;
+  /** Data Sync log rows read per page, unselected and system rows included. */
+  dataSyncMaxRowsRead: number;
+  /** A table walk reads by id only while the sync's timestamp lags the latest by less than this. */
+  dataSyncByIdFreshnessSeconds: number;
 }
 
 export const DEFAULT_KNOBS: Knobs = {
@@ -39,4 +49,9 @@ export const DEFAULT_KNOBS: Knobs = {
   readTsFollowsClock: true,
   maxDocumentBytes: 1024 * 1024,
   requestTimeoutMs: 300_000,
+  dataSyncEnabled: true,
+  dataSyncPageSizeLimit: 16_384,
+  dataSyncPageBytesLimit: 64 * 1024 * 1024,
+  dataSyncMaxRowsRead: 32_768,
+  dataSyncByIdFreshnessSeconds: 30,
 };

@@ -1,5 +1,5 @@
 import { isValidComponentPath, isValidTableName } from './names.js';
-import { untaggedError } from './sim-error.js';
+import { SimError, untaggedError } from './sim-error.js';
 
 /** Which tables, and which of their columns, an export call reads. */
 export interface Selection {
@@ -26,8 +26,14 @@ interface TableRule {
   tables: Map<string, 'excluded' | ColumnRule>;
 }
 
-/** undefined when `raw` does not parse as a selection object: Convex then falls through. */
-function parseSelectionObject(raw: unknown): Selection | undefined {
+/**
+ * undefined when `raw` does not parse as a selection object (the legacy routes then fall
+ * through); a name that parses but is invalid goes to `badName`, which throws.
+ */
+function parseSelectionObject(
+  raw: unknown,
+  badName: (problem: string) => void,
+): Selection | undefined {
   if (!isObject(raw)) return undefined;
   const other = inclusion(raw._other);
   if (!other) return undefined;
@@ -62,14 +68,14 @@ function parseSelectionObject(raw: unknown): Selection | undefined {
     }
     components.set(path, { other: tableOther, tables });
   }
-  // Names are checked only after the shape parsed; a bad name has no error metadata, hence 500.
+  // Names are checked only after the shape parsed.
   for (const [path, rule] of components) {
-    if (!isValidComponentPath(path)) throw untaggedError();
+    if (!isValidComponentPath(path)) badName(`invalid component path ${JSON.stringify(path)}`);
     if (rule === 'excluded') continue;
     for (const [table, tr] of rule.tables) {
-      if (!isValidTableName(table)) throw untaggedError();
+      if (!isValidTableName(table)) badName(`invalid table name ${JSON.stringify(table)}`);
       if (tr !== 'excluded' && (tr.fields.get('_id') ?? tr.other) === 'excluded')
-        throw untaggedError();
+        badName(`the _id field of ${JSON.stringify(table)} cannot be excluded`);
     }
   }
   const tableRule = (component: string, table: string): 'excluded' | ColumnRule | undefined => {
@@ -97,7 +103,10 @@ function parseSelectionObject(raw: unknown): Selection | undefined {
  */
 export function parseSelection(args: Record<string, unknown>): Selection {
   if ('selection' in args) {
-    const parsed = parseSelectionObject(args.selection);
+    // A bad name carries no error metadata on these routes, hence the generic 500.
+    const parsed = parseSelectionObject(args.selection, () => {
+      throw untaggedError();
+    });
     if (parsed) return parsed;
   }
   const table = args.tableName ?? args.table_name;
@@ -112,6 +121,31 @@ export function parseSelection(args: Record<string, unknown>): Selection {
     return { includes: (c) => c === component, columns: () => undefined };
   }
   return EVERYTHING;
+}
+
+/**
+ * Data Sync's selection is a plain typed field: absent or null selects everything, a malformed
+ * one is a 400 BadJsonBody when the body is read; an invalid name is a 400
+ * InvalidDataSyncSelection, raised later by the returned check (docs/convex-api.md §5).
+ */
+export function readDataSyncSelection(raw: unknown): () => Selection {
+  if (raw === undefined || raw === null) return () => EVERYTHING;
+  let problem: string | undefined;
+  const parsed = parseSelectionObject(raw, (p) => {
+    problem ??= p;
+  });
+  if (!parsed) {
+    throw new SimError(
+      400,
+      'BadJsonBody',
+      'Failed to deserialize the JSON body into the target type: selection: expected a selection object with `_other` at every level',
+    );
+  }
+  return () => {
+    if (problem !== undefined)
+      throw new SimError(400, 'InvalidDataSyncSelection', `Invalid selection: ${problem}`);
+    return parsed;
+  };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { handleAdmin } from './admin-routes.js';
 import type { KeyConfig } from './auth.js';
+import { dataSync, dataSyncCursorFromDeltas, listActiveSyncs } from './data-sync-routes.js';
 import { Deployment } from './deployment.js';
 import {
   documentDeltas,
@@ -42,6 +43,9 @@ const ROUTES: Routes = {
   '/api/json_schemas': { GET: jsonSchemas },
   '/api/test_streaming_export_connection': { GET: testStreamingExportConnection },
   '/api/get_table_column_names': { GET: getTableColumnNames },
+  '/api/data_sync_cursor_from_deltas': { POST: dataSyncCursorFromDeltas },
+  '/api/v1/data/sync': { POST: dataSync },
+  '/api/v1/data/list_active_syncs': { GET: listActiveSyncs },
   '/api/query': { POST: runQuery },
   '/api/streaming_import/import_airbyte_records': { POST: importAirbyteRecords },
   '/api/streaming_import/add_primary_key_indexes': { PUT: addPrimaryKeyIndexes },
@@ -49,6 +53,13 @@ const ROUTES: Routes = {
   '/api/streaming_import/clear_tables': { PUT: clearTables },
   '/api/streaming_import/replace_tables': { POST: replaceTables },
 };
+
+/** Missing on backends older than Data Sync: knob `dataSyncEnabled: false` answers them 404. */
+const DATA_SYNC_PATHS = new Set([
+  '/api/v1/data/sync',
+  '/api/v1/data/list_active_syncs',
+  '/api/data_sync_cursor_from_deltas',
+]);
 
 const SEMVER = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
 
@@ -152,7 +163,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       }
       return;
     }
-    const route = ROUTES[path];
+    const route = DATA_SYNC_PATHS.has(path) && !knobs.dataSyncEnabled ? undefined : ROUTES[path];
     const limit = path.endsWith('/import_airbyte_records')
       ? knobs.importBodyLimitBytes
       : knobs.defaultBodyLimitBytes;

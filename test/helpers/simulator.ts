@@ -1,8 +1,10 @@
+import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { ConvexClient, type ConvexClientOptions } from '../../shared/convex/client.js';
 import { type AdminWrite, applyAdminTransaction } from '../../simulator/admin-routes.js';
 import type { Knobs } from '../../simulator/knobs.js';
 import { type Simulator, startSimulator } from '../../simulator/server.js';
+import { writeValue } from '../../simulator/values.js';
 import { type RawRequest, type RawResponse, rawRequest } from './raw-http.js';
 
 export const DEPLOY_KEY = 'prod:sim-deployment|eyJ2MiI6ImFkbWluLWtleS1mb3ItdGVzdHMifQ==';
@@ -72,4 +74,70 @@ export function requestsTo(sim: Simulator, path: string): Record<string, number>
 
 export function countRequests(sim: Simulator, path: string): number {
   return Object.values(requestsTo(sim, path)).reduce((a, b) => a + b, 0);
+}
+
+/** One Data Sync value with `ts` as exact text; numbers inside `value` stay LosslessNumbers. */
+export interface SyncValue {
+  readonly component: string;
+  readonly table: string;
+  readonly ts: string;
+  readonly deleted: boolean;
+  readonly value: Record<string, unknown> & { _id: string };
+}
+
+export interface SyncPage {
+  readonly status: { type: 'snapshotting' | 'stale' | 'upToDate'; snapshotTs?: string };
+  readonly truncates: { component: string; table: string }[];
+  readonly values: SyncValue[];
+  readonly syncId: string;
+  readonly pagination: { hasMore: boolean; nextCursor: string };
+}
+
+/** A /api/v1/data/sync body parsed without rounding: `ts` and `snapshotTs` as exact decimal text. */
+export function parseSyncPage(text: string): SyncPage {
+  const raw = parseLossless(text) as Record<string, unknown>;
+  const status = raw.status as { type: SyncPage['status']['type']; snapshotTs?: unknown };
+  return {
+    ...(raw as unknown as SyncPage),
+    status:
+      status.snapshotTs === undefined
+        ? { type: status.type }
+        : { type: status.type, snapshotTs: String(status.snapshotTs) },
+    values: (raw.values as Record<string, unknown>[]).map(
+      (v) => ({ ...v, ts: String(v.ts) }) as unknown as SyncValue,
+    ),
+  };
+}
+
+/**
+ * What a consumer of Data Sync holds: per table, each document's export_json text. Truncates
+ * apply before the page's values; a tombstone removes the document.
+ */
+export class SyncReplica {
+  readonly tables = new Map<string, Map<string, string>>();
+
+  apply(page: SyncPage): void {
+    for (const t of page.truncates) this.tables.set(`${t.component}/${t.table}`, new Map());
+    for (const v of page.values) {
+      const key = `${v.component}/${v.table}`;
+      const docs = this.tables.get(key) ?? new Map<string, string>();
+      if (v.deleted) docs.delete(v.value._id);
+      else docs.set(v.value._id, stringifyLossless(v.value) as string);
+      this.tables.set(key, docs);
+    }
+  }
+
+  /** The table's documents as export_json texts, in id order. */
+  table(name: string, component = ''): string[] {
+    const docs = this.tables.get(`${component}/${name}`) ?? new Map<string, string>();
+    return [...docs.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, text]) => text);
+  }
+}
+
+/** The deployment's live documents of a table as export_json texts, in id order, to compare with a replica. */
+export function exportTexts(sim: Simulator, name: string, component = ''): string[] {
+  return sim.deployment
+    .documents(name, component)
+    .sort((a, b) => ((a._id as string) < (b._id as string) ? -1 : 1))
+    .map((doc) => writeValue(doc, 'export'));
 }
