@@ -141,3 +141,9 @@ export function exportTexts(sim: Simulator, name: string, component = ''): strin
     .sort((a, b) => ((a._id as string) < (b._id as string) ? -1 : 1))
     .map((doc) => writeValue(doc, 'export'));
 }
+
+/** A Data Sync selection of just these root tables, so tests sharing a simulator see only theirs. */
+export function onlyTables(...tables: string[]): Record<string, unknown> {
+  const included = Object.fromEntries(tables.map((t) => [t, { _other: 'included' }]));
+  return { _other: 'excluded', '': { _other: 'excluded', ...included } };
+}
