@@ -33,7 +33,7 @@ export const METRICS = {
   controlEvents: 'ControlEvents',
   truncates: 'Truncates',
   schemaChanges: 'SchemaChanges',
-  /** The cursor's age as a share of Convex's retention window (0–1+); warned at 0.5. */
+  /** The cursor's age as a percentage of Convex's retention window; warned at 50. */
   cursorRetentionUsed: 'CursorRetentionUsed',
   /** 1 while the Data Sync source reports `snapshotting`, else 0. */
   sourceSnapshotting: 'SourceSnapshotting',

@@ -1,14 +1,19 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import type { ChangeFeed, FeedPage, TableFilter } from '../ports/change-feed.js';
+import { METRICS } from '../names.js';
+import type { ChangeFeed, FeedPage, SourceMigration, TableFilter } from '../ports/change-feed.js';
 import type { EventPublisher, ShardPosition, StreamTail } from '../ports/event-publisher.js';
 import type { ExportStateStore } from '../ports/export-state-store.js';
+import type { SchemaSource, TableClearLog } from '../ports/lifecycle.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';
 import { ExportRun, startState } from './export-run.js';
 import type { ExportState } from './export-state.js';
+import { nextGeneration } from './generation.js';
+import { StreamLifecycle } from './lifecycle.js';
 import { type PageBatch, recordBatchMetrics, stateAfter, toBatch } from './page-batch.js';
 import { ReadAhead } from './read-ahead.js';
 import { FeedResyncSignal, READ_AHEAD_LIMITS, readPagesAhead } from './read-pages.js';
 import { recoverLanded } from './recover-landed.js';
+import { DEFAULT_RETENTION_SECONDS, RetentionWatch } from './retention-watch.js';
 import { unlanded } from './skip-landed.js';
 import { advanceMark, holdBack, passRecords } from './stream-mark.js';
 
@@ -28,6 +33,14 @@ export interface ExportDeps {
   readonly log: LogSink;
   readonly now?: () => number;
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Clears recorded by `clear-tables`, published as `truncate` events; none without it. */
+  readonly clears?: TableClearLog;
+  /** Convex's table schemas, published as `schema` events when they change; none without it. */
+  readonly schemas?: SchemaSource;
+  /** Moves a legacy export onto Data Sync without a re-copy ... */
+  readonly migration?: SourceMigration;
+  /** ... once, automatically, when the export reaches its change log on the legacy source. */
+  readonly autoMigrate?: boolean;
 }
 
 export interface ExportOptions {
@@ -45,6 +58,16 @@ export interface ExportOptions {
   readonly filter?: TableFilter;
   /** Stops the run as if the budget were spent (Ctrl-C in the CLI). */
   readonly signal?: AbortSignal;
+  /**
+   * When Convex refuses the cursor as too old: `resync` starts the next generation from a fresh
+   * snapshot in the same run; `stop` (the default here; the settings default to `resync`)
+   * records the condition and waits for `convex-bridge resync`.
+   */
+  readonly onExpiredCursor?: 'resync' | 'stop';
+  /** How often to compare Convex's table schemas with the published ones (ms). */
+  readonly schemaCheckMs?: number;
+  /** Convex's change-log retention, for the cursor-age warning. */
+  readonly retentionSeconds?: number;
 }
 
 export type ExportOutcome =
@@ -82,63 +105,111 @@ export async function exportChanges(
     deps.log.info('export lease is held by another run; nothing to do', { holder: run.heldBy });
     return { status: 'lease-held', holder: run.heldBy };
   }
-  await run.refuseIfResyncNeeded();
+  const resync = options.onExpiredCursor === 'resync';
+  const needed = run.state.resyncNeeded;
+  if (needed !== undefined && resync) {
+    if (!(await startGeneration(deps, run, needed)))
+      return { status: 'lease-lost', pages: 0, events: 0 };
+  } else await run.refuseIfResyncNeeded();
   // Events a crashed or taken-over run already put in the stream after the checkpoint: skipped.
   const recovery = await recoverLanded(deps, run, now, MAX_BATCH_EVENTS);
   if (recovery === 'lease-lost') return { status: 'lease-lost', pages: 0, events: 0 };
+  if (!(await migrateOnce(deps, run, options)))
+    return { status: 'lease-lost', pages: 0, events: 0 };
   const landed: Map<string, ShardPosition> = recovery.landed;
   let mark = run.state.streamMark;
   let passedSinceRecovery = 0;
-
-  // Cancels reads in flight when the run ends early (publish failure, Ctrl-C).
-  const stop = new AbortController();
-  const signal = options.signal ? AbortSignal.any([stop.signal, options.signal]) : stop.signal;
-  const ahead = new ReadAhead<FeedPage>(READ_AHEAD_LIMITS);
-  const reading = readPagesAhead(deps.feed, run.state.position, ahead, {
+  const lifecycle = new StreamLifecycle(deps, {
     ...(options.filter ? { filter: options.filter } : {}),
-    follow: options.follow,
-    generation: run.state.generation,
-    pollIntervalMs: options.pollIntervalMs,
-    budgetLeft: () => options.remainingMs() > options.safetyMarginMs && !options.signal?.aborted,
-    maxWaitMs: () => Math.max(0, options.remainingMs() - options.safetyMarginMs),
-    sleep: deps.sleep ?? ((ms, s) => sleepFor(ms, undefined, { signal: s })),
-    signal,
+    schemaCheckMs: options.schemaCheckMs ?? 3_600_000,
+    now,
   });
+  const watch = new RetentionWatch(deps, options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS);
+  watch.check(run.state, now());
 
   let pages = 0;
   let events = 0;
   let status: 'caught-up' | 'budget-spent' | 'stopped' = 'budget-spent';
   try {
-    for (;;) {
-      const batch = await takeBatch(ahead, run, signal);
-      if (batch === undefined) break;
-      if (!(await pinSnapshot(run, batch))) return { status: 'lease-lost', pages, events };
-      const skipped: ShardPosition[] = [];
-      const fresh = landed.size === 0 ? batch.events : unlanded(batch.events, landed, skipped);
-      // Ctrl-C lets the batch finish; only the Lambda deadline may cut a publish short (no checkpoint then).
-      const published = await deps.publisher.publish(fresh, publishDeadline(options));
-      passedSinceRecovery += batch.events.length;
-      // Found events the replay did not reach within two batches are not ours to wait for.
-      if (passedSinceRecovery >= 2 * MAX_BATCH_EVENTS) landed.clear();
-      if (mark !== undefined)
-        mark = holdBack(advanceMark(passRecords(mark, skipped), published.mark), landed.values());
-      // If the lease was lost, the batch is in the stream but not checkpointed by us: the new
-      // holder reads it back from the stream after our last checkpoint and skips it.
-      if (!(await run.save(stateAfter(run.state, batch, run.timestamp(), mark))))
-        return { status: 'lease-lost', pages, events };
-      pages += batch.pages.length;
-      events += batch.events.length;
-      recordBatchMetrics(deps.metrics, batch, published, now(), batch.events.length - fresh.length);
-      if (batch.pages.at(-1)?.caughtUp && !options.follow) status = 'caught-up';
+    // One pass per generation: an expired cursor (with `resync`) starts the next one in place.
+    for (let again = true; again; ) {
+      again = false;
+      // Cancels reads in flight when the pass ends early (publish failure, Ctrl-C, resync).
+      const stop = new AbortController();
+      const signal = options.signal ? AbortSignal.any([stop.signal, options.signal]) : stop.signal;
+      const ahead = new ReadAhead<FeedPage>(READ_AHEAD_LIMITS);
+      const reading = readPagesAhead(deps.feed, run.state.position, ahead, {
+        ...(options.filter ? { filter: options.filter } : {}),
+        follow: options.follow,
+        generation: run.state.generation,
+        pollIntervalMs: options.pollIntervalMs,
+        budgetLeft: () =>
+          options.remainingMs() > options.safetyMarginMs && !options.signal?.aborted,
+        maxWaitMs: () => Math.max(0, options.remainingMs() - options.safetyMarginMs),
+        sleep: deps.sleep ?? ((ms, s) => sleepFor(ms, undefined, { signal: s })),
+        signal,
+      });
+      try {
+        for (;;) {
+          const batch = await takeBatch(ahead, signal);
+          if (batch === undefined) break;
+          if (batch instanceof FeedResyncSignal) {
+            if (!resync) throw await run.recordResync(batch.resync);
+            if (!(await startGeneration(deps, run, batch.resync)))
+              return { status: 'lease-lost', pages, events };
+            // The old generation's found events can no longer come up; its mark floor moved.
+            landed.clear();
+            mark = run.state.streamMark;
+            again = true;
+            break;
+          }
+          if (!(await pinSnapshot(run, batch))) return { status: 'lease-lost', pages, events };
+          const decorated = await lifecycle.decorate(batch, run.state, signal);
+          const skipped: ShardPosition[] = [];
+          const fresh =
+            landed.size === 0 ? decorated.events : unlanded(decorated.events, landed, skipped);
+          // Ctrl-C lets the batch finish; only the Lambda deadline may cut a publish short (no checkpoint then).
+          const published = await deps.publisher.publish(fresh, publishDeadline(options));
+          passedSinceRecovery += decorated.events.length;
+          // Found events the replay did not reach within two batches are not ours to wait for.
+          if (passedSinceRecovery >= 2 * MAX_BATCH_EVENTS) landed.clear();
+          if (mark !== undefined)
+            mark = holdBack(
+              advanceMark(passRecords(mark, skipped), published.mark),
+              landed.values(),
+            );
+          // If the lease was lost, the batch is in the stream but not checkpointed by us: the new
+          // holder reads it back from the stream after our last checkpoint and skips it.
+          const next = stateAfter(
+            { ...run.state, ...decorated.state },
+            batch,
+            run.timestamp(),
+            mark,
+          );
+          if (!(await run.save(next))) return { status: 'lease-lost', pages, events };
+          pages += batch.pages.length;
+          events += batch.events.length;
+          recordBatchMetrics(
+            deps.metrics,
+            batch,
+            published,
+            now(),
+            decorated.events.length - fresh.length,
+          );
+          watch.check(run.state, now());
+          if (batch.pages.at(-1)?.caughtUp && !options.follow) status = 'caught-up';
+        }
+      } finally {
+        stop.abort();
+        ahead.close();
+        await reading;
+      }
     }
     if (options.signal?.aborted) status = 'stopped';
   } catch (error) {
     await run.recordFailure(error);
     throw error;
   } finally {
-    stop.abort();
-    ahead.close();
-    await reading;
     await run.release();
   }
   const state = run.state;
@@ -147,19 +218,86 @@ export async function exportChanges(
 }
 
 /**
+ * Convex refused the cursor as too old: the next generation starts from a fresh snapshot
+ * (docs/events.md, "Generations"). The gap is recorded and alarmed (ResyncRequired); false when
+ * the lease was lost.
+ */
+async function startGeneration(
+  deps: ExportDeps,
+  run: ExportRun,
+  refusal: { readonly code: string; readonly message: string },
+): Promise<boolean> {
+  const next = nextGeneration(run.state, deps.feed.start(), refusal, run.timestamp());
+  deps.metrics.add(METRICS.resyncRequired, 1, 'Count');
+  deps.metrics.add(METRICS.resyncStarted, 1, 'Count');
+  deps.log.error(
+    'Convex refused the export cursor; starting a new generation from a fresh snapshot',
+    {
+      code: refusal.code,
+      generation: next.generation,
+      gapFrom: next.lastResync?.gapFrom,
+    },
+  );
+  return run.save(next);
+}
+
+/**
+ * A legacy export following its change log moves onto Data Sync once, without a re-copy: the
+ * source turns the delta cursor into a Data Sync cursor. A refusal is recorded (and not tried
+ * again automatically); a failure to ask is tried again next run. False when the lease was lost.
+ */
+async function migrateOnce(
+  deps: ExportDeps,
+  run: ExportRun,
+  options: ExportOptions,
+): Promise<boolean> {
+  const state = run.state;
+  const p = state.position;
+  if (!deps.autoMigrate || deps.migration === undefined || state.migration !== undefined)
+    return true;
+  if (p.source !== 'legacy' || p.phase !== 'deltas') return true;
+  let outcome: Awaited<ReturnType<SourceMigration['migrate']>>;
+  try {
+    outcome = await deps.migration.migrate(p, options.filter ? { filter: options.filter } : {});
+  } catch (error) {
+    deps.log.warn('could not ask Convex to move the export onto Data Sync; trying again next run', {
+      error: String(error),
+    });
+    return true;
+  }
+  const at = run.timestamp();
+  if ('refused' in outcome) {
+    deps.log.warn('kept the legacy source: Convex refused to continue this export on Data Sync', {
+      reason: outcome.refused,
+    });
+    return run.save({
+      ...state,
+      migration: { at, outcome: 'refused', reason: outcome.refused },
+      updatedAt: at,
+    });
+  }
+  deps.log.info('moved the export onto Data Sync without a re-copy', { from: p.deltaCursor });
+  return run.save({
+    ...state,
+    position: outcome.position,
+    migration: { at, outcome: 'migrated' },
+    updatedAt: at,
+  });
+}
+
+/**
  * The next batch: the pages queued at the front, of one phase, up to the event limit. A failure
- * next in line is thrown (a resync signal is recorded first); undefined once reading is done.
+ * next in line is thrown, a resync signal returned; undefined once reading is done.
  */
 async function takeBatch(
   ahead: ReadAhead<FeedPage>,
-  run: ExportRun,
   signal: AbortSignal,
-): Promise<PageBatch | undefined> {
+): Promise<PageBatch | FeedResyncSignal | undefined> {
   const next = await ahead.take((first, page) => page.phase === first.phase, MAX_BATCH_EVENTS);
   if (next === undefined) return undefined;
   if (!('error' in next)) return toBatch(next);
   if (signal.aborted) return undefined;
-  if (next.error instanceof FeedResyncSignal) throw await run.recordResync(next.error.resync);
+  if (next.error instanceof FeedResyncSignal) return next.error;
   throw next.error;
 }
 

@@ -16,6 +16,7 @@ const UNITS: Record<Unit, (typeof MetricUnit)[keyof typeof MetricUnit]> = {
   Bytes: MetricUnit.Bytes,
   Seconds: MetricUnit.Seconds,
   Milliseconds: MetricUnit.Milliseconds,
+  Percent: MetricUnit.Percent,
 };
 
 /** Sums per metric name within an invocation, so one EMF line carries each total. */

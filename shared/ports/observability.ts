@@ -1,6 +1,6 @@
 import type { MetricName } from '../names.js';
 
-export type MetricUnit = 'Count' | 'Bytes' | 'Seconds' | 'Milliseconds';
+export type MetricUnit = 'Count' | 'Bytes' | 'Seconds' | 'Milliseconds' | 'Percent';
 
 /** Numbers per run; the Lambda adapter writes CloudWatch EMF, the CLI prints a summary. */
 export interface MetricsSink {

@@ -1,0 +1,48 @@
+import type { FeedPosition } from '../ports/change-feed.js';
+import type { ExportState } from './export-state.js';
+
+/**
+ * The log time (ns) the export's position stands at: the legacy delta cursor, else what the
+ * source last said (Data Sync's snapshotTs), else the newest event published.
+ */
+export function positionTs(state: ExportState): string | undefined {
+  const p = state.position;
+  if (p.source === 'legacy' && p.phase === 'deltas') return p.deltaCursor;
+  return state.cursorTs ?? state.newestEventTs;
+}
+
+/**
+ * The state that starts generation N+1 from `start` (a fresh snapshot): the cursors and the
+ * published-event bookkeeping go, the gap is recorded, and the stream mark's floor moves to now
+ * so a recovery never takes the old generation's records (whose eventIds the new snapshot
+ * repeats) for the new one's. `resync-start` is published with the new generation's first batch.
+ */
+export function nextGeneration(
+  state: ExportState,
+  start: FeedPosition,
+  reason: { readonly code: string; readonly message: string },
+  at: string,
+): ExportState {
+  const generation = state.generation + 1;
+  const gapFrom = positionTs(state);
+  return {
+    position: start,
+    generation,
+    updatedAt: at,
+    lastResync: {
+      reason: reason.code,
+      message: reason.message,
+      at,
+      generation,
+      ...(gapFrom !== undefined ? { gapFrom } : {}),
+    },
+    ...(state.streamMark !== undefined
+      ? { streamMark: { ...state.streamMark, notBefore: at } }
+      : {}),
+    ...(state.clearsHandled !== undefined ? { clearsHandled: state.clearsHandled } : {}),
+    ...(state.schemaDigests !== undefined ? { schemaDigests: state.schemaDigests } : {}),
+    ...(state.schemaCheckedAt !== undefined ? { schemaCheckedAt: state.schemaCheckedAt } : {}),
+    ...(state.migration !== undefined ? { migration: state.migration } : {}),
+    ...(state.lastRecovery !== undefined ? { lastRecovery: state.lastRecovery } : {}),
+  };
+}
