@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { ENV } from '../env.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from '../retry.js';
 import {
   type DeltaCursor,
@@ -10,11 +11,18 @@ import {
 } from '../values/int64.js';
 import { int64Number, parseLossless, stringifyLossless } from '../values/lossless-json.js';
 import { CONVEX_CLIENT_HEADER } from '../version.js';
+import { type ElementMapper, StreamingObjectParser } from './data-sync-page-parser.js';
+import {
+  BodyRejectedError,
+  nodeStreamingTransport,
+  type StreamingTransport,
+} from './data-sync-transport.js';
 import { type DeployKeyProvider, staticDeployKey } from './deploy-key.js';
 import { parseDeploymentUrl, validateDeployKey } from './deployment-url.js';
 import {
   type ConvexApiError,
   classifyHttpFailure,
+  DataSyncNotServedError,
   FatalConvexError,
   MalformedResponseError,
   ResyncRequiredError,
@@ -22,7 +30,12 @@ import {
 } from './errors.js';
 import { nodeHttpTransport, type Transport } from './http-transport.js';
 import {
+  activeSyncsSchema,
+  type DataSyncPage,
+  type DataSyncStatus,
   type DeltaPage,
+  dataSyncCursorSchema,
+  dataSyncPageSchema,
   deltaPageSchema,
   type ExportedDocument,
   errorEnvelopeSchema,
@@ -31,6 +44,7 @@ import {
   queryResultSchema,
   type SnapshotPage,
   snapshotPageSchema,
+  toDataSyncValue,
   toExportedDocument,
 } from './responses.js';
 
@@ -58,6 +72,11 @@ export interface ConvexClientOptions {
   readonly timeoutMs?: number;
   readonly retry?: RetryPolicy;
   readonly transport?: Transport;
+  /**
+   * Carries Data Sync pages, whose bodies are parsed as they arrive. Without it they go through
+   * `transport` when one is given (a test's stub), else through node:http streaming.
+   */
+  readonly streamingTransport?: StreamingTransport;
   /** Called before each backoff sleep; for metrics and logs. */
   readonly onRetry?: (info: {
     endpoint: string;
@@ -86,7 +105,30 @@ interface Call {
   readonly query?: Readonly<Record<string, string>>;
   /** Already-serialised JSON; int64 values must be written as bare integers by the caller. */
   readonly body?: string;
+  /** Parse a 2xx body as it arrives (a fresh parser per attempt) instead of gathering it first. */
+  readonly stream?: () => StreamingObjectParser;
 }
+
+/** A Data Sync selection object (docs/convex-api.md §3): component paths, tables, `_other`. */
+export type DataSyncSelection = Readonly<Record<string, unknown>>;
+
+/** One page of `GET /api/v1/data/list_active_syncs`. */
+export interface ActiveSyncs {
+  readonly syncs: readonly {
+    readonly syncId: string;
+    /** Epoch milliseconds of the sync's latest page. */
+    readonly lastUpdated: number;
+    readonly status: Readonly<Record<string, unknown>>;
+  }[];
+  readonly nextCursor?: string;
+}
+
+const DATA_SYNC = '/api/v1/data/sync';
+const LIST_ACTIVE_SYNCS = '/api/v1/data/list_active_syncs';
+const CURSOR_FROM_DELTAS = '/api/data_sync_cursor_from_deltas';
+const DATA_SYNC_ENDPOINTS = new Set([DATA_SYNC, LIST_ACTIVE_SYNCS, CURSOR_FROM_DELTAS]);
+/** Any string Convex cannot decrypt as a cursor: the probe's answer is a 400, and no sync begins. */
+const PROBE_CURSOR = 'convex-stream-bridge-probe';
 
 /** Typed client for Convex's streaming export and streaming import HTTP APIs. */
 export class ConvexClient {
@@ -97,6 +139,7 @@ export class ConvexClient {
   private readonly timeoutMs: number;
   private readonly retry: RetryPolicy;
   private readonly transport: Transport;
+  private readonly streamingTransport: StreamingTransport | undefined;
   private readonly options: ConvexClientOptions;
 
   constructor(options: ConvexClientOptions) {
@@ -114,6 +157,9 @@ export class ConvexClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.transport = options.transport ?? nodeHttpTransport;
+    // A stubbed `transport` carries Data Sync too, unless a streaming one is given as well.
+    this.streamingTransport =
+      options.streamingTransport ?? (options.transport ? undefined : nodeStreamingTransport);
     this.options = options;
   }
 
@@ -165,6 +211,115 @@ export class ConvexClient {
       cursor: toDeltaCursor(page.cursor),
       hasMore: page.hasMore,
     };
+  }
+
+  /**
+   * One Data Sync page (docs/convex-api.md §5). Values stay in `export_json` as Convex sends them,
+   * every number with its exact text; the body is parsed row by row as it arrives (64 MiB pages).
+   * `DataSyncCursorExpired` is a ResyncRequiredError; a deployment without Data Sync answers
+   * DataSyncNotServedError.
+   */
+  async dataSync(
+    args: { cursor?: string; selection?: DataSyncSelection } = {},
+    call: CallOptions = {},
+  ): Promise<DataSyncPage> {
+    const body: Record<string, unknown> = {};
+    if (args.cursor !== undefined) body.cursor = args.cursor;
+    if (args.selection !== undefined) body.selection = args.selection;
+    const endpoint = DATA_SYNC;
+    const toValue: ElementMapper = (member, element, index) => {
+      if (member !== 'values') return element;
+      try {
+        return toDataSyncValue(element);
+      } catch (error) {
+        throw new MalformedResponseError(
+          `Convex ${endpoint} returned a malformed row at values[${index}]: ${(error as Error).message}`,
+          { endpoint, status: 200 },
+        );
+      }
+    };
+    const raw = await this.request(
+      {
+        endpoint,
+        method: 'POST',
+        body: JSON.stringify(body),
+        stream: () => new StreamingObjectParser(toValue),
+      },
+      call,
+    );
+    const page = this.validate(endpoint, dataSyncPageSchema, raw);
+    return {
+      status: page.status as DataSyncStatus,
+      truncates: page.truncates,
+      values: (raw as { values: DataSyncPage['values'] }).values,
+      syncId: page.syncId,
+      hasMore: page.pagination.hasMore,
+      nextCursor: page.pagination.nextCursor,
+    };
+  }
+
+  /** Syncs that read a page in the last 3 days, newest first (docs/convex-api.md §5). */
+  async listActiveSyncs(
+    args: { limit?: number; cursor?: string } = {},
+    call: CallOptions = {},
+  ): Promise<ActiveSyncs> {
+    const query: Record<string, string> = {};
+    if (args.limit !== undefined) query.limit = String(args.limit);
+    if (args.cursor !== undefined) query.cursor = args.cursor;
+    const endpoint = LIST_ACTIVE_SYNCS;
+    const raw = await this.request({ endpoint, method: 'GET', query }, call);
+    const page = this.validate(endpoint, activeSyncsSchema, raw);
+    return {
+      syncs: page.syncs,
+      ...(page.pagination.hasMore && page.pagination.nextCursor !== undefined
+        ? { nextCursor: page.pagination.nextCursor }
+        : {}),
+    };
+  }
+
+  /**
+   * The Data Sync cursor that continues a `document_deltas` cursor with the same selection, so a
+   * legacy export moves over without a re-copy (docs/convex-api.md §5). Refusals: 400
+   * `InvalidDataSyncCursor` (negative or ahead of the deployment), `DataSyncCursorExpired`
+   * (ResyncRequiredError), 404 on older backends (DataSyncNotServedError).
+   */
+  async dataSyncCursorFromDeltas(
+    args: { cursor: DeltaCursor; selection?: DataSyncSelection },
+    call: CallOptions = {},
+  ): Promise<string> {
+    const body: Record<string, unknown> = { cursor: int64Number(args.cursor) };
+    if (args.selection !== undefined) body.selection = args.selection;
+    const endpoint = CURSOR_FROM_DELTAS;
+    const raw = await this.request(
+      { endpoint, method: 'POST', body: stringifyLossless(body) },
+      call,
+    );
+    return this.validate(endpoint, dataSyncCursorSchema, raw).cursor;
+  }
+
+  /**
+   * Whether the deployment serves Data Sync, asked without starting a sync: a cursor Convex cannot
+   * read is refused with a 400 where the route exists, and older backends answer 404 (§1.1).
+   * A refused key or plan fails here as it would on the first page.
+   */
+  async dataSyncServed(call: CallOptions = {}): Promise<boolean> {
+    try {
+      await this.request(
+        {
+          endpoint: DATA_SYNC,
+          method: 'POST',
+          body: JSON.stringify({ cursor: PROBE_CURSOR }),
+          stream: () => new StreamingObjectParser(),
+        },
+        call,
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof DataSyncNotServedError) return false;
+      if (error instanceof FatalConvexError && error.status === 400 && !isKeyRefusal(error))
+        return true;
+      throw error;
+    }
   }
 
   async jsonSchemas(
@@ -337,17 +492,26 @@ export class ConvexClient {
       accept: 'application/json',
     };
     if (spec.body !== undefined) headers['content-type'] = 'application/json';
-    let response: Awaited<ReturnType<Transport>>;
+    const request = {
+      method: spec.method,
+      url,
+      headers,
+      signal,
+      ...(spec.body !== undefined ? { body: spec.body } : {}),
+    };
+    let response: { status: number; body: string };
+    let parser: StreamingObjectParser | undefined;
     try {
-      response = await this.transport({
-        method: spec.method,
-        url,
-        headers,
-        signal,
-        ...(spec.body !== undefined ? { body: spec.body } : {}),
-      });
+      if (spec.stream && this.streamingTransport) {
+        const fresh = spec.stream();
+        parser = fresh;
+        response = await this.streamingTransport(request, (chunk) => fresh.write(chunk));
+      } else {
+        response = await this.transport(request);
+      }
     } catch (error) {
       if (outer?.aborted) throw error;
+      if (error instanceof BodyRejectedError) throw this.unparsable(endpoint, error.cause);
       const reason = timeout.aborted
         ? `timed out after ${this.timeoutMs} ms (BRIDGE_CONVEX_TIMEOUT_MS)`
         : `failed before a complete response: ${this.redact(describe(error))} (CONVEX_URL=${this.redact(this.origin.origin)})`;
@@ -355,6 +519,16 @@ export class ConvexClient {
       throw new RetryableConvexError(`Convex ${endpoint} ${reason}`, { endpoint });
     }
     const { status, body } = response;
+    if (status >= 200 && status < 300 && spec.stream) {
+      try {
+        if (parser) return parser.end();
+        const whole = spec.stream();
+        whole.write(Buffer.from(body, 'utf8'));
+        return whole.end();
+      } catch (error) {
+        throw this.unparsable(endpoint, error);
+      }
+    }
     if (status >= 200 && status < 300) {
       if (body.trim() === '') return null;
       try {
@@ -371,6 +545,16 @@ export class ConvexClient {
       }
     }
     throw this.httpError(endpoint, status, body);
+  }
+
+  /** A 2xx body that is not the JSON expected; a malformed row keeps its own message. */
+  private unparsable(endpoint: string, error: unknown): ConvexApiError {
+    if (error instanceof MalformedResponseError) return error;
+    return new MalformedResponseError(
+      `Convex ${endpoint} returned a body that is not the JSON expected: ${(error as Error).message}`,
+      { endpoint, status: 200 },
+      { cause: error },
+    );
   }
 
   private httpError(endpoint: string, status: number, body: string): ConvexApiError {
@@ -391,8 +575,14 @@ export class ConvexClient {
       ...(code !== undefined ? { code } : {}),
       ...(serverMessage !== undefined ? { serverMessage } : {}),
     };
-    const hint = keyRefusalHint(status, code, this.keys.source);
+    const hint = keyRefusalHint(status, code, this.keys.source) || dataSyncHint(endpoint, code);
     const text = `Convex ${endpoint} failed with ${status}${code ? ` ${code}` : ''}${serverMessage ? `: ${serverMessage}` : ''}${hint ? ` (${hint})` : ''}`;
+    if (status === 404 && DATA_SYNC_ENDPOINTS.has(endpoint)) {
+      return new DataSyncNotServedError(
+        `${text}: this deployment does not serve Data Sync (a backend older than it); set ${ENV.source}=legacy or auto`,
+        details,
+      );
+    }
     switch (classifyHttpFailure(status, code)) {
       case 'retryable':
         return new RetryableConvexError(text, details);
@@ -434,6 +624,24 @@ function keyRefusalHint(status: number, code: string | undefined, source: string
     return `the deploy key from ${source} lacks the permission; a read-only key cannot import`;
   if (status === 403 && code === 'BadDeployKey')
     return `the deploy key from ${source} has no admin rights on this deployment; use a deploy key of it`;
+  return '';
+}
+
+const SELECTION_SETTINGS = [
+  ENV.includeTables,
+  ENV.excludeTables,
+  ENV.includeComponents,
+  ENV.excludeComponents,
+].join(', ');
+
+/** Which setting or command fixes a Data Sync refusal that retrying cannot (docs/convex-api.md §5). */
+function dataSyncHint(endpoint: string, code: string | undefined): string {
+  if (code === 'InvalidDataSyncSelection')
+    return `Convex refused the table selection; check ${SELECTION_SETTINGS}`;
+  if (code === 'InvalidDataSyncCursor' && endpoint === DATA_SYNC)
+    return 'Convex cannot read the stored Data Sync cursor (damaged, or from another deployment); run `convex-bridge resync` to start a new sync';
+  if (code === 'InvalidDataSyncCursor' && endpoint === CURSOR_FROM_DELTAS)
+    return 'the legacy delta cursor is negative or ahead of the deployment';
   return '';
 }
 

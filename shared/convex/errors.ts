@@ -65,8 +65,24 @@ export class MalformedResponseError extends FatalConvexError {
   }
 }
 
+/**
+ * The deployment has no Data Sync routes (404): a self-hosted backend older than Data Sync
+ * (docs/convex-api.md §1.1, §5). The source choice falls back to the legacy endpoints on it.
+ */
+export class DataSyncNotServedError extends FatalConvexError {
+  constructor(message: string, details: ConvexErrorDetails, options?: ErrorOptions) {
+    super(message, details, options);
+    this.name = 'DataSyncNotServedError';
+  }
+}
+
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524]);
-const RESYNC_CODES = new Set(['InvalidWindowToReadDocuments', 'SnapshotTooOld']);
+// DataSyncCursorExpired is Data Sync's InvalidWindowToReadDocuments (docs/convex-api.md §5).
+const RESYNC_CODES = new Set([
+  'InvalidWindowToReadDocuments',
+  'SnapshotTooOld',
+  'DataSyncCursorExpired',
+]);
 
 /** Maps an HTTP failure to its class; see docs/convex-api.md §8 and §10 for why each status lands where. */
 export function classifyHttpFailure(status: number, code: string | undefined): FailureClass {
