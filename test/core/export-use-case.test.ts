@@ -1,23 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEvent, StreamEvent } from '../../shared/events/change-event.js';
 import {
-  type ExportDeps,
-  type ExportOptions,
   type ExportOutcome,
   ExportResyncRequiredError,
-  exportChanges,
 } from '../../shared/export/export-changes.js';
 import { type ExportState, initialExportState } from '../../shared/export/export-state.js';
-import type { ChangeFeed, FeedPosition } from '../../shared/ports/change-feed.js';
+import type { FeedPosition } from '../../shared/ports/change-feed.js';
 import { PublishError } from '../../shared/ports/event-publisher.js';
-import { MemoryMetrics } from '../../shared/ports/observability.js';
 import { ChangeLog, ChangeLogFeed } from '../fakes/change-log-feed.js';
-import { FakeClock } from '../fakes/clock.js';
 import { legacyPosition } from '../fakes/legacy-position.js';
-import { MemoryExportStore } from '../fakes/memory-export-store.js';
 import { Rng } from '../fakes/prng.js';
-import { RecordingLog } from '../fakes/recording-log.js';
-import { RecordingPublisher } from '../fakes/recording-publisher.js';
+import type { RecordingPublisher } from '../fakes/recording-publisher.js';
 import {
   changeEvent,
   deltasAt,
@@ -27,60 +20,7 @@ import {
   snapshotStart,
 } from '../fakes/scripted-feed.js';
 import { afterPendingCallbacks } from '../helpers/sync.js';
-
-const MARGIN = 1_000;
-const POLL = 500;
-const TTL = 60_000;
-
-/** Fresh fakes around one feed; `run()` is one invocation of the use case. */
-function rig(feed: ChangeFeed) {
-  const clock = new FakeClock();
-  const store = new MemoryExportStore(clock.now);
-  const publisher = new RecordingPublisher();
-  const metrics = new MemoryMetrics();
-  const log = new RecordingLog();
-  const sleeps: number[] = [];
-  let sleep: (ms: number, signal: AbortSignal) => Promise<void> = async () => {
-    throw new Error('this test did not expect the exporter to poll');
-  };
-  const deps: ExportDeps = {
-    feed,
-    store,
-    publisher,
-    metrics,
-    log,
-    now: clock.now,
-    sleep: (ms, signal) => {
-      sleeps.push(ms);
-      // a reader that never stops would spin here forever: fail the run instead
-      if (sleeps.length > 200) return Promise.reject(new Error('polled more than 200 times'));
-      return sleep(ms, signal);
-    },
-  };
-  const options = (o: Partial<ExportOptions> = {}): ExportOptions => ({
-    owner: 'run-1',
-    remainingMs: () => Number.POSITIVE_INFINITY,
-    safetyMarginMs: MARGIN,
-    follow: false,
-    pollIntervalMs: POLL,
-    leaseTtlMs: TTL,
-    ...o,
-  });
-  return {
-    clock,
-    store,
-    publisher,
-    metrics,
-    log,
-    deps,
-    sleeps,
-    onSleep(fn: typeof sleep) {
-      sleep = fn;
-    },
-    run: (o: Partial<ExportOptions> = {}) => exportChanges(deps, options(o)),
-    stored: async () => (await store.read()).state,
-  };
-}
+import { MARGIN, POLL, rig, TTL } from './export-rig.js';
 
 /** A state an earlier run saved, in the changes phase at `position`. */
 const savedAt = (position: FeedPosition): ExportState => ({

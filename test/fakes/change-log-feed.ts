@@ -75,18 +75,20 @@ export class ChangeLog {
    * Every event an export pinned at `snapshotTs` must publish: the snapshot of that moment, then
    * every later write.
    */
-  expectedEvents(snapshotTs: string): ChangeEvent[] {
+  expectedEvents(snapshotTs: string, generation = 1): ChangeEvent[] {
     return [
-      ...this.liveAt(snapshotTs).map(({ write, ts }) => toEvent(write, ts, true)),
-      ...this.after(snapshotTs).flatMap((t) => t.writes.map((w) => toEvent(w, t.ts, false))),
+      ...this.liveAt(snapshotTs).map(({ write, ts }) => toEvent(write, ts, true, generation)),
+      ...this.after(snapshotTs).flatMap((t) =>
+        t.writes.map((w) => toEvent(w, t.ts, false, generation)),
+      ),
     ];
   }
 }
 
-function toEvent(write: Write, ts: string, fromSnapshot: boolean): ChangeEvent {
+function toEvent(write: Write, ts: string, fromSnapshot: boolean, generation = 1): ChangeEvent {
   return {
     v: 1,
-    generation: 1,
+    generation,
     op: fromSnapshot ? 'snapshot' : write.doc === null ? 'delete' : 'upsert',
     component: write.component ?? '',
     table: write.table,
@@ -112,6 +114,11 @@ export interface ChangeLogFeedOptions {
 export class ChangeLogFeed extends RecordingFeed {
   private readonly snapshotPageSize: number;
   private readonly deltaPageSize: number;
+  /**
+   * The oldest delta cursor the feed still serves, like Convex's retention window: an older one
+   * gets a resync reply (`InvalidWindowToReadDocuments`). Unset: no retention.
+   */
+  retainedFrom: string | undefined;
 
   constructor(
     readonly log: ChangeLog,
@@ -129,6 +136,7 @@ export class ChangeLogFeed extends RecordingFeed {
   protected respond(
     position: FeedPosition,
     filter: TableFilter | undefined,
+    generation: number,
   ): FeedPage | FeedResync {
     const include =
       this.options.honourFilter && filter
@@ -146,20 +154,26 @@ export class ChangeLogFeed extends RecordingFeed {
       return {
         kind: 'page',
         phase: 'snapshot',
-        events: slice.map(({ write, ts: at }) => toEvent(write, at, true)).filter(keep),
+        events: slice.map(({ write, ts: at }) => toEvent(write, at, true, generation)).filter(keep),
         next: done ? deltasAt(ts) : snapshotAt(ts, String(from + slice.length)),
         caughtUp: false,
         ...(pinned ? { pin: snapshotAt(ts) } : {}),
         ...(done ? { snapshotCompletedAt: ts } : {}),
       };
     }
+    if (this.retainedFrom !== undefined && compareInt64(legacy.deltaCursor, this.retainedFrom) < 0)
+      return {
+        kind: 'resync',
+        code: 'InvalidWindowToReadDocuments',
+        message: `cursor ${legacy.deltaCursor} is older than the retention window`,
+      };
     const events: ChangeEvent[] = [];
     let cursor: string = legacy.deltaCursor;
     const pending = this.log.after(cursor);
     let taken = 0;
     for (const t of pending) {
       if (events.length >= this.deltaPageSize) break;
-      events.push(...t.writes.map((w) => toEvent(w, t.ts, false)));
+      events.push(...t.writes.map((w) => toEvent(w, t.ts, false, generation)));
       cursor = t.ts;
       taken++;
     }

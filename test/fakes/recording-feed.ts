@@ -39,6 +39,7 @@ export abstract class RecordingFeed implements ChangeFeed {
   protected abstract respond(
     position: FeedPosition,
     filter: TableFilter | undefined,
+    generation: number,
   ): FeedPage | FeedResync;
 
   /** Holds the next read that matches (any read by default) until released. */
@@ -81,6 +82,6 @@ export abstract class RecordingFeed implements ChangeFeed {
       const [failed] = this.failures.splice(failure, 1);
       throw failed?.error;
     }
-    return this.respond(position, options.filter);
+    return this.respond(position, options.filter, options.generation);
   }
 }
