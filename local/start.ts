@@ -151,8 +151,9 @@ export async function runLocalBridge(
     const deps = {
       ...exportDeps,
       publisher: {
-        publish: async (events: Parameters<typeof inner.publish>[0], s?: AbortSignal) => {
-          const result = await inner.publish(events, s);
+        publish: async (...args: Parameters<typeof inner.publish>) => {
+          const [events] = args;
+          const result = await inner.publish(...args);
           stats.published(events, Date.now());
           return result;
         },

@@ -6,6 +6,10 @@ import {
 import {
   type ChangeEvent,
   type ChangeOp,
+  type ControlEvent,
+  type ControlOp,
+  isControlEvent,
+  type StreamEvent,
   serializeEvent,
   toEventRef,
 } from '../events/change-event.js';
@@ -18,13 +22,22 @@ import {
 import { compareSeq } from '../export/stream-mark.js';
 import {
   type ClaimCheckStore,
+  type ControlCopy,
   type EventPublisher,
   PublishError,
+  type PublishOptions,
   type PublishResult,
   type StreamMark,
   type StreamTail,
 } from '../ports/event-publisher.js';
 import { backoffDelayMs, type RetryPolicy } from '../retry.js';
+import {
+  listShards,
+  type ShardInfo,
+  shardInfo,
+  toHashKeyRange,
+  uncoveredShards,
+} from './kinesis-shards.js';
 import { KinesisStreamTail } from './kinesis-stream-reader.js';
 
 export interface KinesisPublisherOptions {
@@ -128,8 +141,38 @@ const isFatalRecordCode = (code: string) => code.startsWith('KMS') && !THROTTLE_
 /** Records read per shard when checking an unknown outcome: two batches' worth. */
 const TAIL_READ_LIMIT = 10_000;
 
+/** The partition key of control events' copies (their ExplicitHashKey picks the shard). */
+export const CONTROL_PARTITION_KEY = '_control';
+
+/** Broadcast rounds repeated because the shards changed under them, before giving up. */
+const MAX_RESHARD_ROUNDS = 8;
+
 const claimCheckKey = (e: ChangeEvent) =>
   `${e.component === '' ? '_root' : e.component}/${e.table}/${e.id}/${e.ts}.json`;
+
+interface Totals {
+  records: number;
+  bytes: number;
+  calls: number;
+  retriedRecords: number;
+  throttledRecords: number;
+  claimChecks: number;
+  alreadyLanded: number;
+}
+
+/** A copy this publish wrote or found, with the shard it was aimed at when it wrote it. */
+interface CopyLanded extends ControlCopy {
+  readonly aimed?: string;
+}
+
+/** What one broadcast round's PutRecords calls did. */
+interface CopyRound {
+  readonly landed: CopyLanded[];
+  /** The last per-entry code or call error; undefined when every entry was acknowledged. */
+  readonly problem?: string;
+  /** Set when a call's outcome was unknown: where its entries may have landed. */
+  readonly unknownSince?: StreamMark;
+}
 
 export class KinesisEventPublisher implements EventPublisher {
   private readonly maxRecordBytes: number;
@@ -152,8 +195,17 @@ export class KinesisEventPublisher implements EventPublisher {
         : (options.tail ?? new KinesisStreamTail(kinesis, options.streamName));
   }
 
-  async publish(events: readonly ChangeEvent[], signal?: AbortSignal): Promise<PublishResult> {
-    const totals = {
+  /**
+   * Document events go out in rounds per partition key; each control event splits the batch:
+   * everything before it is acknowledged, then it is broadcast to every open shard, then the
+   * events after it are sent.
+   */
+  async publish(
+    events: readonly StreamEvent[],
+    signal?: AbortSignal,
+    options: PublishOptions = {},
+  ): Promise<PublishResult> {
+    const totals: Totals = {
       records: 0,
       bytes: 0,
       calls: 0,
@@ -164,6 +216,36 @@ export class KinesisEventPublisher implements EventPublisher {
     };
     const written: Written = new Map();
     const byOp: Record<ChangeOp, number> = { snapshot: 0, upsert: 0, delete: 0 };
+    const controls: Partial<Record<ControlOp, number>> = {};
+    let segment: ChangeEvent[] = [];
+    for (const event of events) {
+      if (!isControlEvent(event)) {
+        segment.push(event);
+        continue;
+      }
+      await this.publishDocuments(segment, totals, byOp, written, signal);
+      segment = [];
+      const landed = options.landedCopies?.get(event.eventId) ?? [];
+      await this.broadcast(event, landed, totals, written, signal);
+      controls[event.op] = (controls[event.op] ?? 0) + 1;
+    }
+    await this.publishDocuments(segment, totals, byOp, written, signal);
+    const shards = Object.fromEntries([...written].map(([shard, seq]) => [shard, { seq }]));
+    return {
+      ...totals,
+      byOp,
+      ...(Object.keys(controls).length > 0 ? { controls } : {}),
+      mark: { shards, at: new Date().toISOString() },
+    };
+  }
+
+  private async publishDocuments(
+    events: readonly ChangeEvent[],
+    totals: Totals,
+    byOp: Record<ChangeOp, number>,
+    written: Written,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const records: EventRecord[] = [];
     for (const event of events) {
       records.push(await this.toRecord(event, totals));
@@ -180,9 +262,179 @@ export class KinesisEventPublisher implements EventPublisher {
       };
       await Promise.all(Array.from({ length: Math.min(this.concurrency, batches.length) }, worker));
     }
-    totals.records = records.length;
-    const shards = Object.fromEntries([...written].map(([shard, seq]) => [shard, { seq }]));
-    return { ...totals, byOp, mark: { shards, at: new Date().toISOString() } };
+    totals.records += records.length;
+  }
+
+  /**
+   * Writes copies of a control event until every open shard is covered: lists the shards, aims
+   * one copy at each uncovered open shard (ExplicitHashKey = its starting hash key, the copy's
+   * `hashKeyRange` = its range), and repeats while entries were refused, an outcome was unknown
+   * (read back first, so only what is missing goes again), or a copy landed on another shard
+   * than aimed (the shards changed between listing and writing).
+   */
+  private async broadcast(
+    event: ControlEvent,
+    landed: readonly ControlCopy[],
+    totals: Totals,
+    written: Written,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const copies: CopyLanded[] = [...landed];
+    let failures = 0;
+    let reshards = 0;
+    let lastProblem = '';
+    for (;;) {
+      if (signal?.aborted)
+        throw new PublishError(
+          `publishing was cancelled before control event ${event.eventId} reached every shard`,
+        );
+      const shards = await this.openShards(signal);
+      const targets = uncoveredShards(shards, copies);
+      if (targets.length === 0) return;
+      if (failures >= this.retry.maxAttempts)
+        throw new PublishError(
+          `control event ${event.eventId} still missing on ${targets.length} shard(s) after ${failures} PutRecords attempts (last: ${lastProblem})`,
+        );
+      if (reshards >= MAX_RESHARD_ROUNDS)
+        throw new PublishError(
+          `control event ${event.eventId} still missing on ${targets.length} shard(s): the stream's shards changed during each of ${reshards} rounds`,
+        );
+      if (failures > 0) totals.retriedRecords += targets.length;
+      const round = await this.putCopies(event, targets, totals, written, signal);
+      copies.push(...round.landed);
+      if (round.problem !== undefined) {
+        failures++;
+        lastProblem = round.problem;
+        await this.sleep(backoffDelayMs(this.retry, failures, Math.random));
+        if (round.unknownSince !== undefined)
+          copies.push(
+            ...(await this.copiesSince(event, round.unknownSince, copies, totals, written, signal)),
+          );
+        continue;
+      }
+      // Each copy is on the shard it was aimed at, which was open when it took it: every shard
+      // opened since descends from a covered one. Otherwise the shards changed: list again.
+      if (round.landed.every((c) => c.shard === c.aimed)) return;
+      reshards++;
+    }
+  }
+
+  private async openShards(signal: AbortSignal | undefined): Promise<ShardInfo[]> {
+    try {
+      return (await listShards(this.kinesis, this.options.streamName, signal)).map(shardInfo);
+    } catch (error) {
+      throw new PublishError(
+        `ListShards on ${this.options.streamName} failed: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** One copy per target shard, in as few PutRecords calls as the limits allow. */
+  private async putCopies(
+    event: ControlEvent,
+    targets: readonly ShardInfo[],
+    totals: Totals,
+    written: Written,
+    signal: AbortSignal | undefined,
+  ): Promise<CopyRound> {
+    const entries = targets.map((target) => {
+      const range = toHashKeyRange(target.range);
+      const data = Buffer.from(serializeEvent({ ...event, hashKeyRange: range }), 'utf8');
+      if (data.length + CONTROL_PARTITION_KEY.length > this.maxRecordBytes)
+        throw new PublishError(
+          `control event ${event.eventId} is ${data.length} bytes, above the stream's ${this.maxRecordBytes}-byte record limit`,
+        );
+      return { partitionKey: CONTROL_PARTITION_KEY, data, target, range };
+    });
+    const landed: CopyLanded[] = [];
+    let problem: string | undefined;
+    let unknownSince: StreamMark | undefined;
+    for (const batch of planBatches(entries)) {
+      if (signal?.aborted)
+        throw new PublishError(
+          `publishing was cancelled before control event ${event.eventId} reached every shard`,
+        );
+      const sentAt = this.markOf(written);
+      totals.calls++;
+      try {
+        const out = await this.kinesis.send(
+          withoutBlindRetries(
+            new PutRecordsCommand({
+              StreamName: this.options.streamName,
+              Records: batch.map((e) => ({
+                PartitionKey: e.partitionKey,
+                ExplicitHashKey: e.target.range.start.toString(),
+                Data: e.data,
+              })),
+            }),
+          ),
+          signal ? { abortSignal: signal } : {},
+        );
+        const results = out.Records ?? [];
+        batch.forEach((entry, i) => {
+          const r = results[i];
+          if (r?.ShardId && r.SequenceNumber) {
+            see(written, r.ShardId, r.SequenceNumber);
+            landed.push({
+              shard: r.ShardId,
+              seq: r.SequenceNumber,
+              range: entry.range,
+              aimed: entry.target.id,
+            });
+            totals.records++;
+            totals.bytes += entry.data.length;
+            return;
+          }
+          const code = r?.ErrorCode ?? 'NoResult';
+          if (isFatalRecordCode(code))
+            throw new PublishError(
+              `Kinesis rejected a record with ${code}: ${r?.ErrorMessage ?? ''}`,
+            );
+          if (THROTTLE_CODES.has(code)) totals.throttledRecords++;
+          problem = code;
+        });
+      } catch (error) {
+        if (error instanceof PublishError) throw error;
+        if (!isRetryableCallError(error))
+          throw new PublishError(
+            `PutRecords to ${this.options.streamName} failed: ${(error as Error).message}`,
+            { cause: error },
+          );
+        if ((error as { name?: string }).name === 'ProvisionedThroughputExceededException')
+          totals.throttledRecords += batch.length;
+        problem = (error as Error).name;
+        if (this.tail !== undefined && outcomeUnknown(error)) unknownSince ??= sentAt;
+      }
+    }
+    return {
+      landed,
+      ...(problem !== undefined ? { problem } : {}),
+      ...(unknownSince !== undefined ? { unknownSince } : {}),
+    };
+  }
+
+  /**
+   * Copies of `event` that a call with an unknown outcome did write: read from the shards after
+   * where it was sent. A read that fails finds none (the shards they were for get another).
+   */
+  private async copiesSince(
+    event: ControlEvent,
+    since: StreamMark,
+    known: readonly ControlCopy[],
+    totals: Totals,
+    written: Written,
+    signal: AbortSignal | undefined,
+  ): Promise<ControlCopy[]> {
+    if (this.tail === undefined) return [];
+    const scan = await this.tail
+      .landedSince(since, { limitPerShard: TAIL_READ_LIMIT, ...(signal ? { signal } : {}) })
+      .catch(() => undefined);
+    const isKnown = (c: ControlCopy) => known.some((k) => k.shard === c.shard && k.seq === c.seq);
+    const found = (scan?.copies.get(event.eventId) ?? []).filter((c) => !isKnown(c));
+    for (const c of found) see(written, c.shard, c.seq);
+    totals.alreadyLanded += found.length;
+    return [...found];
   }
 
   private async toRecord(
@@ -238,12 +490,7 @@ export class KinesisEventPublisher implements EventPublisher {
 
   private async putWithRetry(
     batch: readonly EventRecord[],
-    totals: {
-      calls: number;
-      retriedRecords: number;
-      throttledRecords: number;
-      alreadyLanded: number;
-    },
+    totals: Totals,
     written: Written,
     signal: AbortSignal | undefined,
   ): Promise<void> {

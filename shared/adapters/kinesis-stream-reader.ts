@@ -3,36 +3,29 @@ import {
   type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   type KinesisClient,
-  ListShardsCommand,
-  type Shard,
 } from '@aws-sdk/client-kinesis';
+import { type HashKeyRange, isControlEvent } from '../events/change-event.js';
 import type {
+  ControlCopy,
+  LandedControl,
   LandedScan,
   ShardPosition,
   StreamMark,
   StreamTail,
 } from '../ports/event-publisher.js';
+import {
+  effectiveRange,
+  inLineageOrder,
+  listShards,
+  shardInfo,
+  toHashKeyRange,
+} from './kinesis-shards.js';
 
 export interface StreamRecord {
   readonly shardId: string;
   readonly sequenceNumber: string;
   readonly partitionKey: string;
   readonly data: Uint8Array;
-}
-
-async function listShards(kinesis: KinesisClient, streamName: string): Promise<Shard[]> {
-  const shards: Shard[] = [];
-  let token: string | undefined;
-  do {
-    const out = await kinesis.send(
-      token
-        ? new ListShardsCommand({ NextToken: token })
-        : new ListShardsCommand({ StreamName: streamName }),
-    );
-    shards.push(...(out.Shards ?? []));
-    token = out.NextToken;
-  } while (token);
-  return shards;
 }
 
 function recordsOf(shardId: string, page: GetRecordsCommandOutput): StreamRecord[] {
@@ -48,13 +41,17 @@ function recordsOf(shardId: string, page: GetRecordsCommandOutput): StreamRecord
 const atTip = (page: GetRecordsCommandOutput) =>
   (page.Records ?? []).length === 0 && (page.MillisBehindLatest ?? 0) === 0;
 
-/** Reads every record of every shard from the start until each shard is caught up. */
+/**
+ * Reads every record of every shard from the start until each shard is caught up, parents
+ * before children (the order a consumer applies them in). Control events' copies come back as
+ * the records they are, one per shard copy.
+ */
 export async function readWholeStream(
   kinesis: KinesisClient,
   streamName: string,
 ): Promise<StreamRecord[]> {
   const out: StreamRecord[] = [];
-  for (const shard of await listShards(kinesis, streamName)) {
+  for (const shard of inLineageOrder(await listShards(kinesis, streamName))) {
     const shardId = shard.ShardId as string;
     let iterator = (
       await kinesis.send(
@@ -86,7 +83,9 @@ const SKEW_MS = 5_000;
  * split or merge, a shard we had not written to) up to its tip or end, at most `limitPerShard`
  * records each, and collects the eventIds found. Parents are read before children; a shard's
  * finds count only when every ancestor listed was read to its end, so a document whose earlier
- * event is unread in a parent never has a later one skipped (order stays intact).
+ * event is unread in a parent never has a later one skipped (order stays intact). Copies of
+ * control events count from every shard read: each is a fact about its own shard, and the
+ * publisher only uses them to leave that shard (and its descendants) out of a broadcast.
  */
 export class KinesisStreamTail implements StreamTail {
   constructor(
@@ -98,8 +97,10 @@ export class KinesisStreamTail implements StreamTail {
     mark: StreamMark,
     options: { readonly limitPerShard: number; readonly signal?: AbortSignal },
   ): Promise<LandedScan> {
-    const shards = inLineageOrder(await listShards(this.kinesis, this.streamName));
+    const listed = inLineageOrder(await listShards(this.kinesis, this.streamName, options.signal));
+    const byId = new Map(listed.map((s) => [s.ShardId as string, shardInfo(s)]));
     const found = new Map<string, ShardPosition>();
+    const copies = new Map<string, ControlCopy[]>();
     const usable = new Map<string, boolean>();
     let records = 0;
     let bytes = 0;
@@ -111,7 +112,7 @@ export class KinesisStreamTail implements StreamTail {
         mark.notBefore !== undefined ? Date.parse(mark.notBefore) : Number.NEGATIVE_INFINITY,
       ),
     );
-    for (const shard of shards) {
+    for (const shard of listed) {
       const shardId = shard.ShardId as string;
       const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter(
         (p): p is string => p !== undefined && usable.has(p),
@@ -123,16 +124,36 @@ export class KinesisStreamTail implements StreamTail {
       calls += read?.calls ?? 0;
       if (read === undefined || !read.toEnd) complete = false;
       usable.set(shardId, ancestorsRead && read?.toEnd === true);
-      if (read === undefined || !ancestorsRead) continue;
+      if (read === undefined) continue;
       records += read.records.length;
       for (const r of read.records) {
         bytes += r.data.length;
-        const eventId = eventIdOf(r.data);
-        if (eventId !== undefined && !found.has(eventId))
-          found.set(eventId, { shard: shardId, seq: r.sequenceNumber });
+        const seen = identify(r.data);
+        if (seen === undefined) continue;
+        if (seen.control) {
+          const range = effectiveRange({ shard: shardId, range: seen.range ?? fullRange }, byId);
+          if (range === undefined) continue;
+          const list = copies.get(seen.eventId) ?? [];
+          list.push({ shard: shardId, seq: r.sequenceNumber, range: toHashKeyRange(range) });
+          copies.set(seen.eventId, list);
+        } else if (ancestorsRead && !found.has(seen.eventId))
+          found.set(seen.eventId, { shard: shardId, seq: r.sequenceNumber });
       }
     }
-    return { found, complete, shards: shards.length, records, bytes, calls };
+    for (const [eventId, list] of copies) {
+      const first = list[0] as ControlCopy;
+      const entry: LandedControl = { shard: first.shard, seq: first.seq, copies: list };
+      found.set(eventId, entry);
+    }
+    return {
+      found,
+      copies,
+      complete,
+      shards: listed.length,
+      records,
+      bytes,
+      calls,
+    };
   }
 
   private async readShard(
@@ -175,31 +196,27 @@ export class KinesisStreamTail implements StreamTail {
   }
 }
 
-/** Parents before children (a parent not listed has expired: nothing to wait for). */
-function inLineageOrder(shards: readonly Shard[]): Shard[] {
-  const byId = new Map(shards.map((s) => [s.ShardId as string, s]));
-  const out: Shard[] = [];
-  const done = new Set<string>();
-  const visit = (s: Shard) => {
-    const id = s.ShardId as string;
-    if (done.has(id)) return;
-    done.add(id);
-    for (const p of [s.ParentShardId, s.AdjacentParentShardId]) {
-      const parent = p === undefined ? undefined : byId.get(p);
-      if (parent) visit(parent);
-    }
-    out.push(s);
-  };
-  for (const s of shards) visit(s);
-  return out;
-}
+/** A copy written before copies carried their range (none were): it spoke for its whole shard. */
+const fullRange: HashKeyRange = { start: '0', end: (2n ** 128n - 1n).toString() };
 
-/** The eventId of a record the bridge wrote (`doc` or `docRef` alike); undefined for others. */
-function eventIdOf(data: Uint8Array): string | undefined {
+/**
+ * The eventId of a record the bridge wrote (`doc` or `docRef` alike), whether it is a control
+ * event's copy, and the range such a copy was aimed at; undefined for records of others.
+ */
+function identify(
+  data: Uint8Array,
+): { eventId: string; control: boolean; range?: HashKeyRange } | undefined {
+  let parsed: { eventId?: unknown; op?: unknown; hashKeyRange?: unknown };
   try {
-    const id = (JSON.parse(Buffer.from(data).toString('utf8')) as { eventId?: unknown }).eventId;
-    return typeof id === 'string' ? id : undefined;
+    parsed = JSON.parse(Buffer.from(data).toString('utf8')) as typeof parsed;
   } catch {
     return undefined;
   }
+  if (typeof parsed.eventId !== 'string') return undefined;
+  if (typeof parsed.op !== 'string' || !isControlEvent({ op: parsed.op }))
+    return { eventId: parsed.eventId, control: false };
+  const range = parsed.hashKeyRange as Partial<HashKeyRange> | undefined;
+  return typeof range?.start === 'string' && typeof range.end === 'string'
+    ? { eventId: parsed.eventId, control: true, range: { start: range.start, end: range.end } }
+    : { eventId: parsed.eventId, control: true };
 }

@@ -1,7 +1,12 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { METRICS } from '../names.js';
 import type { ChangeFeed, FeedPage, SourceMigration, TableFilter } from '../ports/change-feed.js';
-import type { EventPublisher, ShardPosition, StreamTail } from '../ports/event-publisher.js';
+import type {
+  ControlCopy,
+  EventPublisher,
+  ShardPosition,
+  StreamTail,
+} from '../ports/event-publisher.js';
 import type { ExportStateStore } from '../ports/export-state-store.js';
 import type { SchemaSource, TableClearLog } from '../ports/lifecycle.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';
@@ -166,10 +171,16 @@ export async function exportChanges(
           if (!(await pinSnapshot(run, batch))) return { status: 'lease-lost', pages, events };
           const decorated = await lifecycle.decorate(batch, run.state, signal);
           const skipped: ShardPosition[] = [];
+          // Control events found keep their place; their copies go to the publisher (only uncovered shards get one).
+          const landedCopies = new Map<string, readonly ControlCopy[]>();
           const fresh =
-            landed.size === 0 ? decorated.events : unlanded(decorated.events, landed, skipped);
+            landed.size === 0
+              ? decorated.events
+              : unlanded(decorated.events, landed, skipped, landedCopies);
           // Ctrl-C lets the batch finish; only the Lambda deadline may cut a publish short (no checkpoint then).
-          const published = await deps.publisher.publish(fresh, publishDeadline(options));
+          const published = await deps.publisher.publish(fresh, publishDeadline(options), {
+            landedCopies,
+          });
           passedSinceRecovery += decorated.events.length;
           // Found events the replay did not reach within two batches are not ours to wait for.
           if (passedSinceRecovery >= 2 * MAX_BATCH_EVENTS) landed.clear();

@@ -1,4 +1,4 @@
-import type { ShardPosition, StreamMark } from '../ports/event-publisher.js';
+import { isLandedControl, type ShardPosition, type StreamMark } from '../ports/event-publisher.js';
 
 /** Kinesis sequence numbers are decimal strings that grow per shard; compared without rounding. */
 export function compareSeq(a: string, b: string): number {
@@ -36,11 +36,15 @@ export function advanceMark(mark: StreamMark, written: StreamMark | undefined): 
 
 /**
  * Holds the mark back to the first record still expected to be skipped on each shard, so a crash
- * before those events come up again finds them again instead of publishing them twice.
+ * before those events come up again finds them again instead of publishing them twice. A control
+ * event found holds back every shard one of its copies is on.
  */
 export function holdBack(mark: StreamMark, pending: Iterable<ShardPosition>): StreamMark {
   const first = new Map<string, string>();
-  for (const { shard, seq } of pending) {
+  const positions = function* () {
+    for (const at of pending) yield* isLandedControl(at) ? at.copies : [at];
+  };
+  for (const { shard, seq } of positions()) {
     const seen = first.get(shard);
     if (seen === undefined || compareSeq(seq, seen) < 0) first.set(shard, seq);
   }

@@ -1,5 +1,11 @@
 import { BridgeError } from '../errors.js';
-import type { ChangeOp, ControlOp, DocRef, StreamEvent } from '../events/change-event.js';
+import type {
+  ChangeOp,
+  ControlOp,
+  DocRef,
+  HashKeyRange,
+  StreamEvent,
+} from '../events/change-event.js';
 
 export interface PublishResult {
   readonly records: number;
@@ -19,13 +25,37 @@ export interface PublishResult {
 }
 
 /**
+ * One copy of a control event in the stream: where it landed, and the hash keys it speaks for
+ * there (its `hashKeyRange` within the range of the shard it landed on: the effective range).
+ */
+export interface ControlCopy extends ShardPosition {
+  readonly range: HashKeyRange;
+}
+
+/** Control events' copies already in the stream, by eventId. */
+export type LandedCopies = ReadonlyMap<string, readonly ControlCopy[]>;
+
+export interface PublishOptions {
+  /**
+   * Copies a crashed or taken-over run already wrote (from a recovery scan): a control event
+   * listed here goes only to the open shards these copies do not cover; if they cover every
+   * open shard, nothing is written for it.
+   */
+  readonly landedCopies?: LandedCopies;
+}
+
+/**
  * Publishes events durably: resolves only when every event is in the stream, with each
  * document's events in the order given. A control event goes to every open shard (one copy
  * each), after every event before it is acknowledged and before any event after it is sent.
- * Throws PublishError when that cannot be done.
+ * Throws PublishError when that cannot be done. A wrapper must pass `options` on.
  */
 export interface EventPublisher {
-  publish(events: readonly StreamEvent[], signal?: AbortSignal): Promise<PublishResult>;
+  publish(
+    events: readonly StreamEvent[],
+    signal?: AbortSignal,
+    options?: PublishOptions,
+  ): Promise<PublishResult>;
 }
 
 /** Some events could not be published; nothing after them may be checkpointed. */
@@ -48,6 +78,18 @@ export interface ShardPosition {
 }
 
 /**
+ * `LandedScan.found`'s entry for a control event: its first copy's position, and every copy
+ * found. A control event found this way is not skipped like a document event: it is published
+ * again with these copies, so only the shards they do not cover get one.
+ */
+export interface LandedControl extends ShardPosition {
+  readonly copies: readonly ControlCopy[];
+}
+
+export const isLandedControl = (at: ShardPosition): at is LandedControl =>
+  'copies' in at && Array.isArray((at as LandedControl).copies);
+
+/**
  * Where the exporter's own writes stand in the stream, saved with each checkpoint. Per shard the
  * position after which writes of ours are not yet accounted for (`inclusive`: at it, not after);
  * a shard not listed held nothing of ours written before `at` (ISO time). The use case stores it
@@ -65,8 +107,13 @@ export interface StreamMark {
 
 /** What a scan after a mark found: events already in the stream, and what reading them cost. */
 export interface LandedScan {
-  /** eventId → where its (first) record is; only from shards whose earlier history was read in full. */
+  /**
+   * eventId → where its (first) record is. Document events: only from shards whose earlier
+   * history was read in full. Control events: a LandedControl carrying every copy found.
+   */
   readonly found: ReadonlyMap<string, ShardPosition>;
+  /** Control events' copies found (on any shard read), eventId → copies with effective ranges. */
+  readonly copies: LandedCopies;
   /** Every shard was read to its tip (or end); false when a limit, trim or error stopped one. */
   readonly complete: boolean;
   readonly shards: number;

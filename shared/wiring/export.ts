@@ -58,10 +58,10 @@ export function exportOptionsFrom(
  */
 export function explainPublishFailures(publisher: EventPublisher, kinesis: object): EventPublisher {
   return {
-    publish: async (events, signal) => {
+    publish: async (events, signal, options) => {
       const started = Date.now();
       try {
-        return await publisher.publish(events, signal);
+        return await publisher.publish(events, signal, options);
       } catch (error) {
         const last = lastFailure(kinesis, started);
         if (!(error instanceof PublishError) || error.cause !== undefined || !last) throw error;

@@ -1,7 +1,11 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import type { StreamRecord } from '../../shared/adapters/kinesis-stream-reader.js';
-import type { DocRef } from '../../shared/events/change-event.js';
+import {
+  type DocRef,
+  type HashKeyRange,
+  isControlEvent,
+} from '../../shared/events/change-event.js';
 import { parseLossless, stringifyLossless } from '../../shared/values/lossless-json.js';
 import type { Deployment } from '../../simulator/deployment.js';
 import { writeValue } from '../../simulator/values.js';
@@ -21,6 +25,8 @@ export interface ParsedEvent {
   readonly eventId: string;
   readonly doc?: unknown;
   readonly docRef?: DocRef;
+  /** On a control event's copy: the hash keys of the shard it was aimed at. */
+  readonly hashKeyRange?: HashKeyRange;
 }
 
 /** Parses records, resolving claim checks from S3 the way a consumer would. */
@@ -84,16 +90,34 @@ export function expectedEvents(
 /**
  * The delivery guarantee, checked: nothing missing, nothing invented, duplicates identical, ts
  * byte-exact, and per document the first appearance of each event in increasing ts order.
+ * Control events' copies are not document events: each must be well formed (the control
+ * partition key and the range it was aimed at, and one eventId per content); `controls` counts
+ * the copies per eventId for the caller to check.
  */
 export function verifyAgainstHistory(
   parsed: Awaited<ReturnType<typeof parseRecords>>,
   expected: Map<string, Expected>,
-): { unique: number; duplicates: number } {
+): { unique: number; duplicates: number; controls: Map<string, number> } {
   const seen = new Map<string, { op: string; doc: string | null }>();
   const newestPerKey = new Map<string, bigint>();
+  const controls = new Map<string, number>();
+  const controlContent = new Map<string, string>();
   let duplicates = 0;
   for (const { record, event, docText } of parsed) {
     expect(Number(event.v)).toBe(1);
+    if (isControlEvent(event)) {
+      expect(record.partitionKey).toBe('_control');
+      expect(event.hashKeyRange).toMatchObject({
+        start: expect.stringMatching(/^\d+$/),
+        end: expect.stringMatching(/^\d+$/),
+      });
+      const { hashKeyRange: _aimed, ...content } = event;
+      const text = stringifyLossless(content);
+      expect(controlContent.get(event.eventId) ?? text).toBe(text);
+      controlContent.set(event.eventId, text);
+      controls.set(event.eventId, (controls.get(event.eventId) ?? 0) + 1);
+      continue;
+    }
     expect(record.partitionKey).toBe(event.id);
     expect(event.eventId).toBe(`${event.id}@${event.ts}`);
     expect(event.ts).toMatch(/^\d{19}$/);
@@ -123,5 +147,5 @@ export function verifyAgainstHistory(
   });
   for (const [id, want] of expected)
     expect({ id, ...seen.get(id) }).toEqual({ id, op: want.op, doc: want.doc });
-  return { unique: seen.size, duplicates };
+  return { unique: seen.size, duplicates, controls };
 }

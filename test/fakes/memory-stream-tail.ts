@@ -1,10 +1,13 @@
+import { isControlEvent } from '../../shared/events/change-event.js';
 import type {
+  ControlCopy,
+  LandedControl,
   LandedScan,
   ShardPosition,
   StreamMark,
   StreamTail,
 } from '../../shared/ports/event-publisher.js';
-import { FAKE_SHARD, type RecordingPublisher } from './recording-publisher.js';
+import { FAKE_RANGE, FAKE_SHARD, type RecordingPublisher } from './recording-publisher.js';
 
 /**
  * Reads a RecordingPublisher's stream (one shard, sequence number = index + 1) after a mark, as
@@ -38,15 +41,25 @@ export class MemoryStreamTail implements StreamTail {
     } else start = Number(from.seq) - (from.inclusive ? 1 : 0);
     const end = Math.min(all.length, start + options.limitPerShard);
     const found = new Map<string, ShardPosition>();
+    const copies = new Map<string, ControlCopy[]>();
     let bytes = 0;
     for (let i = start; i < end; i++) {
       const e = all[i];
       if (e === undefined) continue;
       bytes += JSON.stringify(e).length;
-      if (!found.has(e.eventId)) found.set(e.eventId, { shard: FAKE_SHARD, seq: String(i + 1) });
+      const at = { shard: FAKE_SHARD, seq: String(i + 1) };
+      if (isControlEvent(e)) {
+        const list = copies.get(e.eventId) ?? [];
+        list.push({ ...at, range: FAKE_RANGE });
+        copies.set(e.eventId, list);
+        const first = list[0] as ShardPosition;
+        const entry: LandedControl = { shard: first.shard, seq: first.seq, copies: list };
+        found.set(e.eventId, entry);
+      } else if (!found.has(e.eventId)) found.set(e.eventId, at);
     }
     const result = {
       found,
+      copies,
       complete: end === all.length,
       shards: 1,
       records: end - start,

@@ -11,15 +11,19 @@ import {
 import {
   type EventPublisher,
   PublishError,
+  type PublishOptions,
   type PublishResult,
 } from '../../shared/ports/event-publisher.js';
 import { CountWaiters, type Hold, HoldPoint } from './sync.js';
 
-/** The one shard of the in-memory stream. */
+/** The one shard of the in-memory stream, and its hash key range (all of them). */
 export const FAKE_SHARD = 'shard-0';
+export const FAKE_RANGE = { start: '0', end: (2n ** 128n - 1n).toString() };
 
 export interface PublishCall {
   readonly events: readonly StreamEvent[];
+  /** What the caller said was already in the stream (control events' copies). */
+  readonly options?: PublishOptions;
   outcome: 'pending' | 'published' | 'failed';
 }
 
@@ -94,8 +98,23 @@ export class RecordingPublisher implements EventPublisher {
       .map((c) => c.events.filter(isChangeEvent));
   }
 
-  async publish(events: readonly StreamEvent[], signal?: AbortSignal): Promise<PublishResult> {
-    const call: PublishCall = { events: [...events], outcome: 'pending' };
+  /**
+   * A control event goes to the one shard, once, unless `options.landedCopies` has a copy of it
+   * there already (then, as the Kinesis publisher would, nothing is written for it).
+   */
+  async publish(
+    events: readonly StreamEvent[],
+    signal?: AbortSignal,
+    options?: PublishOptions,
+  ): Promise<PublishResult> {
+    const covered = (e: StreamEvent) =>
+      isControlEvent(e) &&
+      (options?.landedCopies?.get(e.eventId) ?? []).some((c) => c.shard === FAKE_SHARD);
+    const call: PublishCall = {
+      events: [...events],
+      ...(options !== undefined ? { options } : {}),
+      outcome: 'pending',
+    };
     this.calls.push(call);
     const n = this.calls.length;
     this.callCount.check();
@@ -107,7 +126,7 @@ export class RecordingPublisher implements EventPublisher {
       if (plan?.kind === 'hold') await plan.point.wait(events);
       if (plan?.kind === 'hang') await hangUntil(signal);
       if (plan?.kind === 'fail') {
-        this.land(events.slice(0, plan.partial));
+        this.land(events.slice(0, plan.partial).filter((e) => !covered(e)));
         throw new PublishError(plan.message);
       }
     } catch (error) {
@@ -116,7 +135,7 @@ export class RecordingPublisher implements EventPublisher {
         ? error
         : new PublishError(`publish failed: ${String(error)}`, { cause: error });
     }
-    this.land(events);
+    this.land(events.filter((e) => !covered(e)));
     call.outcome = 'published';
     return {
       ...result(events),
@@ -162,5 +181,6 @@ function result(events: readonly StreamEvent[]): PublishResult {
     throttledRecords: 0,
     claimChecks: 0,
     byOp,
+    ...(Object.keys(controls).length > 0 ? { controls } : {}),
   };
 }
