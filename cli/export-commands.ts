@@ -17,6 +17,8 @@ import {
   lagSeconds,
 } from '../shared/export/export-changes.js';
 import { type ExportState, initialExportState } from '../shared/export/export-state.js';
+import { nextGeneration } from '../shared/export/generation.js';
+import type { FeedPosition } from '../shared/ports/change-feed.js';
 import { MemoryMetrics } from '../shared/ports/observability.js';
 import {
   type EnsureReport,
@@ -278,9 +280,29 @@ export async function resyncCommand(flags: { yes: boolean }): Promise<number> {
     print('an exporter holds the lease right now; stop it (or wait for the tick to end) and retry');
     return EXIT.leaseHeld;
   }
-  const next = initialExportState((held.state?.generation ?? 0) + 1);
+  // The same path as an automatic resync: the next generation, announced by resync-start.
+  const current = held.state;
+  const at = new Date().toISOString();
+  const next =
+    current === undefined
+      ? initialExportState(1)
+      : nextGeneration(
+          current,
+          sourceStart(current.position),
+          { code: 'operator', message: 'convex-bridge resync' },
+          at,
+        );
   await store.checkpoint(held.lease, next, 1);
   await store.release(held.lease);
-  print(`export reset to a fresh snapshot (generation ${next.generation})`);
+  print(
+    `export reset to a fresh snapshot (generation ${next.generation}); consumers get resync-start, the new snapshot, then snapshot-complete`,
+  );
   return EXIT.ok;
+}
+
+/** Where a new generation of an export on this source starts: its source's fresh snapshot. */
+function sourceStart(position: FeedPosition): FeedPosition {
+  return position.source === 'data-sync'
+    ? { source: 'data-sync', phase: 'snapshot' }
+    : { source: 'legacy', phase: 'snapshot' };
 }

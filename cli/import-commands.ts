@@ -4,11 +4,16 @@ import { createInterface } from 'node:readline';
 import { createInterface as createPrompt } from 'node:readline/promises';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import { DynamoDbTableClearLog } from '../shared/adapters/dynamodb-table-clears.js';
 import { chunkForSqs } from '../shared/adapters/sqs-quarantine.js';
 import { createSecretsManagerClient, createSqsClient } from '../shared/aws/clients.js';
+import { createDynamoDbClient } from '../shared/aws/dynamodb-client.js';
 import { loadConvexConnection } from '../shared/config/convex-connection.js';
 import { parseEnv } from '../shared/config/parse-env.js';
+import { withoutEmpty } from '../shared/config/setting-examples.js';
+import type { ConvexClient } from '../shared/convex/client.js';
 import { ENV } from '../shared/env.js';
+import { splitTableEntry } from '../shared/export/table-filter.js';
 import { loadImportConfig, parseImportTables } from '../shared/import/config.js';
 import { type Dependency, drainQueue, type ImportTotals } from '../shared/import/drain-queue.js';
 import { primaryKeyValues, validateMessage } from '../shared/import/import-message.js';
@@ -230,7 +235,40 @@ export async function clearTablesCommand(flags: {
     }
   }
   const client = await connectToConvex(connection, () => createSecretsManagerClient());
+  const log = clearLog();
+  // Convex's time just before the clear: the exporter publishes the truncate where its change
+  // log passes it, so no older change of these tables follows it (docs/events.md).
+  const before = log ? await convexNow(client) : undefined;
   await client.clearTables(flags.tables);
   print(`cleared ${flags.tables.join(', ')}`);
+  if (log === undefined || before === undefined) {
+    print(
+      `note: ${ENV.stateTable} is not set, so no export learns of this clear; consumers keep the old rows`,
+    );
+    return EXIT.ok;
+  }
+  const recordedAt = new Date().toISOString();
+  for (const table of flags.tables) {
+    const [component, name] = splitTableEntry(table);
+    await log.record({ component, table: name, before, recordedAt });
+  }
+  print(`recorded for export '${log.exportId}': consumers get a truncate event for each table`);
   return EXIT.ok;
+}
+
+/** The clear log of the export named by the environment, when a state table is configured. */
+function clearLog(): (DynamoDbTableClearLog & { exportId: string }) | undefined {
+  const env = withoutEmpty(process.env);
+  const table = env[ENV.stateTable];
+  if (table === undefined) return undefined;
+  const exportId = env[ENV.exportId] ?? 'default';
+  return Object.assign(new DynamoDbTableClearLog(createDynamoDbClient(), table, exportId), {
+    exportId,
+  });
+}
+
+/** Convex's latest timestamp: a snapshot of no tables costs one small request. */
+async function convexNow(client: ConvexClient): Promise<string> {
+  const page = await client.listSnapshot({ selection: { selection: { _other: 'excluded' } } });
+  return page.snapshot;
 }

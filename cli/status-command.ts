@@ -5,6 +5,11 @@ import { ENV } from '../shared/env.js';
 import { ConfigError } from '../shared/errors.js';
 import type { ExportState } from '../shared/export/export-state.js';
 import { lagSeconds } from '../shared/export/page-batch.js';
+import {
+  DEFAULT_RETENTION_SECONDS,
+  RETENTION_WARNING_SHARE,
+  retentionUsed,
+} from '../shared/export/retention-watch.js';
 import { EXIT, forTerminal, print } from './output.js';
 
 // `status` loads only the state store and the DynamoDB client: no Convex client, no other SDK,
@@ -87,18 +92,28 @@ export async function statusCommand(flags: { json: boolean }): Promise<number> {
   const p = state?.position;
   const held = lease !== undefined && lease.expiresAt > now;
   const health = exportHealth(state, held, now);
+  const retentionSeconds = retentionSetting();
+  const used = retentionUsed(state, now, retentionSeconds);
+  const warning =
+    used !== undefined && used.share >= RETENTION_WARNING_SHARE
+      ? `the cursor is ${age(used.ageSeconds)} old, ${Math.round(used.share * 100)} % of Convex's ${age(retentionSeconds)} retention: past it the export must resync (docs/runbook.md, CursorAge)`
+      : undefined;
   const report = {
+    warning,
     state: health.state,
     summary: health.summary,
     phase: p?.phase ?? 'not started',
     generation: state?.generation,
     source: p?.source,
+    syncStatus: state?.sourceStatus?.status,
+    syncId: state?.sourceStatus?.syncId,
     snapshotTs: p?.source === 'legacy' && p.phase === 'snapshot' ? p.snapshotTs : undefined,
     snapshotCursor: p?.source === 'legacy' && p.phase === 'snapshot' ? p.snapshotCursor : undefined,
     deltaCursor: p?.source === 'legacy' && p.phase === 'deltas' ? p.deltaCursor : undefined,
     cursorAgeSeconds: ((ts) => (ts === undefined ? undefined : lagSeconds(now, ts)))(
       cursorTimestamp(state),
     ),
+    retentionUsedPercent: used === undefined ? undefined : Math.round(used.share * 1000) / 10,
     baseSnapshotTs: state?.baseSnapshotTs,
     newestEventTs: state?.newestEventTs,
     /** Age of the newest event published: grows while Convex is idle, see `state`. */
@@ -108,6 +123,8 @@ export async function statusCommand(flags: { json: boolean }): Promise<number> {
         ? { holder: lease.owner, expiresInSeconds: (lease.expiresAt - now) / 1000 }
         : undefined,
     resyncNeeded: state?.resyncNeeded,
+    lastResync: state?.lastResync,
+    migration: state?.migration,
     lastError: state?.lastError,
     // Events the latest recovery found already in the stream after the checkpoint, and skipped.
     recoveredRecords: state?.lastRecovery?.found,
@@ -118,8 +135,9 @@ export async function statusCommand(flags: { json: boolean }): Promise<number> {
     print(JSON.stringify(report));
   } else {
     print(`${'state'.padEnd(17)} ${health.summary}`);
+    if (warning !== undefined) print(forTerminal(`${'warning'.padEnd(17)} ${warning}`));
     for (const [k, v] of Object.entries(report))
-      if (v !== undefined && k !== 'state' && k !== 'summary')
+      if (v !== undefined && k !== 'state' && k !== 'summary' && k !== 'warning')
         print(forTerminal(`${k.padEnd(17)} ${typeof v === 'object' ? JSON.stringify(v) : v}`));
   }
   return EXIT.ok;
@@ -130,4 +148,16 @@ function cursorTimestamp(state: ExportState | undefined): string | undefined {
   const p = state?.position;
   if (p?.source === 'legacy') return p.phase === 'deltas' ? p.deltaCursor : undefined;
   return state?.cursorTs;
+}
+
+/** BRIDGE_RETENTION_SECONDS, read without the schema library (status stays light). */
+function retentionSetting(): number {
+  const raw = withoutEmpty(process.env)[ENV.retentionSeconds];
+  if (raw === undefined) return DEFAULT_RETENTION_SECONDS;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 3600)
+    throw new ConfigError(
+      `invalid configuration:\n  ${ENV.retentionSeconds} must be a whole number of seconds ≥ 3600, e.g. ${ENV.retentionSeconds}=${DEFAULT_RETENTION_SECONDS}`,
+    );
+  return seconds;
 }
