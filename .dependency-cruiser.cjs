@@ -101,6 +101,17 @@ module.exports = {
       to: { path: '^(lambdas|cli|local|bench|infra)/|^shared/', pathNot: '^shared/values/' },
     },
     {
+      name: 'consumer-standalone',
+      comment:
+        'The reference consumer is copied by users: it may use the event types and plain values, nothing of the exporter or any package.',
+      severity: 'error',
+      from: { path: '^shared/consumer/' },
+      to: {
+        path: '^(shared|lambdas|cli|local|bench|infra|simulator)/|^node_modules/',
+        pathNot: '^shared/(consumer|events|values)/',
+      },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},
