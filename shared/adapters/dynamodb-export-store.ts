@@ -6,9 +6,14 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { BridgeError } from '../errors.js';
-import type { ExportState, RecoveryReport } from '../export/export-state.js';
+import type {
+  ExportState,
+  MigrationRecord,
+  RecoveryReport,
+  ResyncRecord,
+} from '../export/export-state.js';
 import { STATE_TABLE_KEY } from '../names.js';
-import type { FeedPosition } from '../ports/change-feed.js';
+import type { FeedPosition, SourceStatus } from '../ports/change-feed.js';
 import type { StreamMark } from '../ports/event-publisher.js';
 import {
   type ExportStateStore,
@@ -116,6 +121,17 @@ export class DynamoDbExportStore implements ExportStateStore {
     // Added with effectively-once publication: JSON, absent in items of earlier versions.
     field('streamMark', state.streamMark && JSON.stringify(state.streamMark));
     field('lastRecovery', state.lastRecovery && JSON.stringify(state.lastRecovery));
+    // Added with Data Sync and the stream lifecycle; absent in items of earlier versions.
+    const json = (value: object | undefined) => value && JSON.stringify(value);
+    const count = (value: number | undefined) => (value === undefined ? undefined : String(value));
+    field('cursorTs', state.cursorTs);
+    field('sourceStatus', json(state.sourceStatus));
+    field('migration', json(state.migration));
+    field('lastResync', json(state.lastResync));
+    field('schemaDigests', json(state.schemaDigests));
+    field('schemaCheckedAt', state.schemaCheckedAt);
+    field('announcedGeneration', count(state.announcedGeneration));
+    field('clearsHandled', count(state.clearsHandled));
     try {
       await this.dynamo.send(
         new UpdateItemCommand({
@@ -174,9 +190,18 @@ function parseState(item: Record<string, AttributeValue>): ExportState | undefin
   if (phase === undefined) return undefined;
   // Items written before positions were tagged carry no source: they are legacy exports.
   const source = item.feedSource?.S ?? 'legacy';
-  if (source !== 'legacy') throw new BridgeError(`export state has unknown source '${source}'`);
+  if (source !== 'legacy' && source !== 'data-sync')
+    throw new BridgeError(`export state has unknown source '${source}'`);
   let position: FeedPosition;
-  if (phase === 'deltas') {
+  if (source === 'data-sync') {
+    if (phase !== 'snapshot' && phase !== 'changes')
+      throw new BridgeError(`export state has unknown Data Sync phase '${phase}'`);
+    const cursor = item.dataSyncCursor?.S;
+    // Only a sync's very first request has no cursor; a later phase without one is damage.
+    if (cursor === undefined && phase === 'changes')
+      throw new BridgeError('export state reads Data Sync changes but has no dataSyncCursor');
+    position = { source, phase, ...(cursor !== undefined ? { cursor } : {}) };
+  } else if (phase === 'deltas') {
     position = { source: 'legacy', phase, deltaCursor: toDeltaCursor(item.deltaCursor?.S ?? '') };
   } else if (phase === 'snapshot') {
     const ts = item.snapshotTs?.S;
@@ -207,7 +232,36 @@ function parseState(item: Record<string, AttributeValue>): ExportState | undefin
     ...(item.lastRecovery?.S !== undefined
       ? { lastRecovery: JSON.parse(item.lastRecovery.S) as RecoveryReport }
       : {}),
+    ...(item.cursorTs?.S !== undefined ? { cursorTs: item.cursorTs.S } : {}),
+    ...jsonField<SourceStatus>(item, 'sourceStatus'),
+    ...jsonField<MigrationRecord>(item, 'migration'),
+    ...jsonField<ResyncRecord>(item, 'lastResync'),
+    ...jsonField<Record<string, string>>(item, 'schemaDigests'),
+    ...(item.schemaCheckedAt?.S !== undefined ? { schemaCheckedAt: item.schemaCheckedAt.S } : {}),
+    ...numberField(item, 'announcedGeneration'),
+    ...numberField(item, 'clearsHandled'),
   };
+}
+
+/** `{ [name]: parsed }` for an attribute holding JSON, `{}` when absent. */
+function jsonField<T>(item: Record<string, AttributeValue>, name: string): Record<string, T> {
+  const text = item[name]?.S;
+  if (text === undefined) return {};
+  try {
+    return { [name]: JSON.parse(text) as T };
+  } catch {
+    throw new BridgeError(`export state has an unreadable ${name}: ${text.slice(0, 200)}`);
+  }
+}
+
+/** Counts are stored as decimal text like the other fields (one `field` helper writes them all). */
+function numberField(item: Record<string, AttributeValue>, name: string): Record<string, number> {
+  const text = item[name]?.S;
+  if (text === undefined) return {};
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new BridgeError(`export state has an unreadable ${name}: ${text.slice(0, 200)}`);
+  return { [name]: value };
 }
 
 function parseMark(text: string): StreamMark {

@@ -1,8 +1,11 @@
+import { ConvexDataSyncFeed } from '../adapters/convex-data-sync-feed.js';
 import { ConvexLegacyFeed } from '../adapters/convex-legacy-feed.js';
+import { ConvexSourceMigration } from '../adapters/convex-source-migration.js';
 import { DynamoDbExportStore } from '../adapters/dynamodb-export-store.js';
 import { KinesisEventPublisher } from '../adapters/kinesis-publisher.js';
 import { KinesisStreamTail } from '../adapters/kinesis-stream-reader.js';
 import { S3ClaimCheckStore } from '../adapters/s3-claim-check.js';
+import { SourceChoosingFeed } from '../adapters/source-choosing-feed.js';
 import {
   createDynamoDbClient,
   createKinesisClient,
@@ -10,8 +13,11 @@ import {
   createSecretsManagerClient,
   lastFailure,
 } from '../aws/clients.js';
+import type { ConvexClient } from '../convex/client.js';
+import { ENV } from '../env.js';
 import type { ExportConfig } from '../export/config.js';
 import type { ExportDeps, ExportOptions } from '../export/export-changes.js';
+import type { FeedSource } from '../ports/change-feed.js';
 import { type EventPublisher, PublishError } from '../ports/event-publisher.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';
 import { connectToConvex } from './convex.js';
@@ -22,7 +28,7 @@ export async function buildExportDeps(
   sinks: { metrics: MetricsSink; log: LogSink },
 ): Promise<ExportDeps> {
   const convex = await connectToConvex(config.convex, () => createSecretsManagerClient(), sinks);
-  const feed = new ConvexLegacyFeed(convex, config.valueFormat);
+  const { feed, autoMigrate } = await chooseSource(convex, config, sinks.log);
   const kinesis = createKinesisClient();
   const publisher = explainPublishFailures(
     new KinesisEventPublisher(kinesis, {
@@ -36,7 +42,49 @@ export async function buildExportDeps(
   const store = new DynamoDbExportStore(createDynamoDbClient(), config.stateTable, config.exportId);
   // What landed after the last checkpoint is read back, so a recovering run skips it (docs/events.md).
   const tail = new KinesisStreamTail(kinesis, config.streamName);
-  return { feed, store, publisher, tail, metrics: sinks.metrics, log: sinks.log };
+  return {
+    feed,
+    store,
+    publisher,
+    tail,
+    metrics: sinks.metrics,
+    log: sinks.log,
+    migration: new ConvexSourceMigration(convex),
+    autoMigrate,
+  };
+}
+
+/**
+ * The feed for BRIDGE_SOURCE: reads go to the source of the stored position (an export keeps its
+ * source until migrated); a new export starts on Data Sync when the setting allows it and the
+ * deployment serves it, asked once here (deps live as long as the warm Lambda). `autoMigrate`:
+ * the exporter may move a legacy export onto Data Sync by itself.
+ */
+export async function chooseSource(
+  convex: Pick<ConvexClient, 'dataSync' | 'dataSyncServed' | 'listSnapshot' | 'documentDeltas'>,
+  config: Pick<ExportConfig, 'source' | 'valueFormat'>,
+  log: LogSink,
+): Promise<{ feed: SourceChoosingFeed; served: boolean | undefined; autoMigrate: boolean }> {
+  const served = config.source === 'legacy' ? undefined : await convex.dataSyncServed();
+  const chosen: FeedSource =
+    config.source === 'data-sync' || (config.source === 'auto' && served) ? 'data-sync' : 'legacy';
+  if (config.source === 'data-sync' && !served)
+    log.warn(
+      `${ENV.source}=data-sync, but this deployment answers 404 to Data Sync: a new export will fail; set ${ENV.source}=auto or legacy`,
+    );
+  log.info('export source chosen', {
+    setting: config.source,
+    dataSyncServed: served,
+    newExportsUse: chosen,
+  });
+  const feed = new SourceChoosingFeed(
+    {
+      legacy: new ConvexLegacyFeed(convex, config.valueFormat),
+      'data-sync': new ConvexDataSyncFeed(convex, config.valueFormat),
+    },
+    chosen,
+  );
+  return { feed, served, autoMigrate: served === true };
 }
 
 /** Run options from config; the caller adds owner, budget, follow and signal. */
