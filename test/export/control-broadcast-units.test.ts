@@ -6,6 +6,7 @@ import {
   uncoveredShards,
 } from '../../shared/adapters/kinesis-shards.js';
 import type { ChangeEvent, TruncateEvent } from '../../shared/events/change-event.js';
+import { type ExportOptions, exportChanges } from '../../shared/export/export-changes.js';
 import { unlanded } from '../../shared/export/skip-landed.js';
 import { holdBack } from '../../shared/export/stream-mark.js';
 import type {
@@ -13,6 +14,13 @@ import type {
   LandedControl,
   ShardPosition,
 } from '../../shared/ports/event-publisher.js';
+import { MemoryMetrics } from '../../shared/ports/observability.js';
+import { ChangeLog, ChangeLogFeed } from '../fakes/change-log-feed.js';
+import { FakeClock } from '../fakes/clock.js';
+import { MemoryExportStore } from '../fakes/memory-export-store.js';
+import { MemoryStreamTail } from '../fakes/memory-stream-tail.js';
+import { RecordingLog } from '../fakes/recording-log.js';
+import { FAKE_SHARD, RecordingPublisher } from '../fakes/recording-publisher.js';
 
 /** Pure parts of the broadcast: hash-range coverage through shard lineage, and recovery's skip. */
 
@@ -149,5 +157,63 @@ describe('recovery keeps a found control event, with its copies', () => {
       A: { seq: '7', inclusive: true },
       B: { seq: '3', inclusive: true },
     });
+  });
+});
+
+describe('recovery through the export use case (fakes)', () => {
+  it('a crash after a batch with snapshot-complete: the replay hands its copy to the publisher, which writes none again', async () => {
+    const log = new ChangeLog();
+    for (let i = 1; i <= 3; i++) log.commit({ table: 't', id: `d${i}`, doc: { i } });
+    const clock = new FakeClock();
+    const store = new MemoryExportStore(clock.now);
+    const publisher = new RecordingPublisher();
+    publisher.now = clock.now;
+    const tail = new MemoryStreamTail(publisher);
+    const deps = {
+      feed: new ChangeLogFeed(log, { snapshotPageSize: 10 }),
+      store,
+      publisher,
+      tail,
+      metrics: new MemoryMetrics(),
+      log: new RecordingLog(),
+      now: clock.now,
+    };
+    const options: ExportOptions = {
+      owner: 'run',
+      remainingMs: () => Number.POSITIVE_INFINITY,
+      safetyMarginMs: 1_000,
+      follow: false,
+      pollIntervalMs: 500,
+      leaseTtlMs: 60_000,
+    };
+    // The first run's checkpoint after its publish never lands (killed in between).
+    store.beforeCheckpoint = () => {
+      const last = publisher.calls.at(-1);
+      return last?.outcome === 'published' && last.events.length > 0
+        ? new Error('killed between publish and checkpoint')
+        : undefined;
+    };
+    await exportChanges(deps, { ...options, owner: 'crashed' }).catch(() => undefined);
+    store.beforeCheckpoint = undefined;
+    clock.advance(120_000);
+    const complete = publisher.controls.filter((e) => e.op === 'snapshot-complete');
+    expect(complete).toHaveLength(1);
+    const eventId = complete[0]?.eventId as string;
+
+    const callsBefore = publisher.calls.length;
+    expect((await exportChanges(deps, options)).status).toBe('caught-up');
+    const replay = publisher.calls
+      .slice(callsBefore)
+      .find((c) => c.events.some((e) => e.eventId === eventId));
+    expect(replay?.events.map((e) => e.op)).toEqual(['snapshot-complete']);
+    expect(replay?.options?.landedCopies?.get(eventId)).toEqual([
+      {
+        shard: FAKE_SHARD,
+        seq: expect.any(String),
+        range: { start: '0', end: expect.any(String) },
+      },
+    ]);
+    expect(publisher.controls).toHaveLength(1);
+    expect(publisher.documents).toHaveLength(3);
   });
 });
