@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { beforeAll } from 'vitest';
+import { ConvexDataSyncFeed } from '../../shared/adapters/convex-data-sync-feed.js';
 import { ConvexLegacyFeed } from '../../shared/adapters/convex-legacy-feed.js';
+import { ConvexSchemaSource } from '../../shared/adapters/convex-schema-source.js';
+import { DynamoDbTableClearLog } from '../../shared/adapters/dynamodb-table-clears.js';
 import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
 import {
   KinesisEventPublisher,
@@ -70,7 +73,11 @@ export function useExportRig(knobs: Partial<Knobs> = {}) {
       publisher?: Partial<KinesisPublisherOptions>;
       client?: Partial<ConvexClientOptions>;
       /** Reads through this instead of a fresh client (to trace or alter what Convex answers). */
-      source?: Pick<ConvexClient, 'listSnapshot' | 'documentDeltas'>;
+      source?: Pick<ConvexClient, 'listSnapshot' | 'documentDeltas' | 'dataSync'>;
+      /** Which Convex export API the feed reads (default: the legacy endpoints). */
+      api?: 'legacy' | 'data-sync';
+      /** Publish the lifecycle's own control events: recorded clears and schema changes. */
+      lifecycle?: boolean;
       metrics?: MemoryMetrics;
       /** Recover effectively once: read what landed after the checkpoint (StreamTail). */
       tail?: boolean;
@@ -84,7 +91,16 @@ export function useExportRig(knobs: Partial<Knobs> = {}) {
           ),
         }
       : {}),
-    feed: new ConvexLegacyFeed(options.source ?? convex(options.client)),
+    feed:
+      options.api === 'data-sync'
+        ? new ConvexDataSyncFeed(options.source ?? convex(options.client))
+        : new ConvexLegacyFeed(options.source ?? convex(options.client)),
+    ...(options.lifecycle
+      ? {
+          clears: clearLog(options.exportId),
+          schemas: new ConvexSchemaSource(convex(options.client), 'json'),
+        }
+      : {}),
     store: new DynamoDbExportStore(
       createDynamoDbClient(),
       names.table,
@@ -99,6 +115,10 @@ export function useExportRig(knobs: Partial<Knobs> = {}) {
     metrics: options.metrics ?? new MemoryMetrics(),
     log: silentLog,
   });
+
+  /** The clear log `clear-tables` writes for an export (the exporter reads it). */
+  const clearLog = (exportId?: string) =>
+    new DynamoDbTableClearLog(createDynamoDbClient(), names.table, exportId ?? names.exportId);
 
   const baseOptions = (overrides: Partial<ExportOptions> = {}): ExportOptions => ({
     owner: `test-${randomUUID()}`,
@@ -175,6 +195,7 @@ export function useExportRig(knobs: Partial<Knobs> = {}) {
     baseOptions,
     run,
     runWithoutCheckpoints,
+    clearLog,
     verify,
     fresh,
   };
