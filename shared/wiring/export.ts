@@ -1,7 +1,9 @@
 import { ConvexDataSyncFeed } from '../adapters/convex-data-sync-feed.js';
 import { ConvexLegacyFeed } from '../adapters/convex-legacy-feed.js';
+import { ConvexSchemaSource } from '../adapters/convex-schema-source.js';
 import { ConvexSourceMigration } from '../adapters/convex-source-migration.js';
 import { DynamoDbExportStore } from '../adapters/dynamodb-export-store.js';
+import { DynamoDbTableClearLog } from '../adapters/dynamodb-table-clears.js';
 import { KinesisEventPublisher } from '../adapters/kinesis-publisher.js';
 import { KinesisStreamTail } from '../adapters/kinesis-stream-reader.js';
 import { S3ClaimCheckStore } from '../adapters/s3-claim-check.js';
@@ -39,7 +41,8 @@ export async function buildExportDeps(
     }),
     kinesis,
   );
-  const store = new DynamoDbExportStore(createDynamoDbClient(), config.stateTable, config.exportId);
+  const dynamo = createDynamoDbClient();
+  const store = new DynamoDbExportStore(dynamo, config.stateTable, config.exportId);
   // What landed after the last checkpoint is read back, so a recovering run skips it (docs/events.md).
   const tail = new KinesisStreamTail(kinesis, config.streamName);
   return {
@@ -51,6 +54,9 @@ export async function buildExportDeps(
     log: sinks.log,
     migration: new ConvexSourceMigration(convex),
     autoMigrate,
+    // The lifecycle's own control events: recorded clear-tables and schema changes (docs/events.md).
+    clears: new DynamoDbTableClearLog(dynamo, config.stateTable, config.exportId),
+    schemas: new ConvexSchemaSource(convex, config.valueFormat),
   };
 }
 
@@ -96,6 +102,9 @@ export function exportOptionsFrom(
     pollIntervalMs: config.pollIntervalMs,
     leaseTtlMs: config.leaseTtlMs,
     filter: config.filter,
+    onExpiredCursor: config.onExpiredCursor,
+    schemaCheckMs: config.schemaCheckSeconds * 1000,
+    retentionSeconds: config.retentionSeconds,
   };
 }
 
