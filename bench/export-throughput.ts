@@ -1,7 +1,9 @@
 import { ConvexLegacyFeed, toChangeEvent } from '../shared/adapters/convex-legacy-feed.js';
-import type { ChangeEvent } from '../shared/events/change-event.js';
+import type { DynamoDbExportStore } from '../shared/adapters/dynamodb-export-store.js';
+import type { ChangeEvent, StreamEvent } from '../shared/events/change-event.js';
 import { exportChanges } from '../shared/export/export-changes.js';
 import { initialExportState } from '../shared/export/export-state.js';
+import type { ChangeFeed, FeedPosition } from '../shared/ports/change-feed.js';
 import { MemoryMetrics, silentLog } from '../shared/ports/observability.js';
 import type { DeltaCursor, SnapshotCursor, SnapshotTs } from '../shared/values/int64.js';
 import { deltaCursorAfterSnapshot, toDeltaCursor } from '../shared/values/int64.js';
@@ -28,7 +30,7 @@ export interface ExportThroughput {
   readonly oursVsSequential: number;
 }
 
-const measured = (events: number, seconds: number, pages?: number): Measured => ({
+export const measured = (events: number, seconds: number, pages?: number): Measured => ({
   events,
   seconds,
   eventsPerSecond: events / seconds,
@@ -36,7 +38,7 @@ const measured = (events: number, seconds: number, pages?: number): Measured => 
 });
 
 const PUBLISH_CHUNK = 5_000;
-const LEASE_MS = 600_000;
+export const LEASE_MS = 600_000;
 
 /** One page source for both phases, exactly as the exporter pages them. */
 function pager(ctx: BenchContext, kind: ExportKind) {
@@ -90,7 +92,10 @@ async function fetchOnly(ctx: BenchContext, kind: ExportKind) {
 }
 
 /** The same events straight into the stream in large batches: the most the sink takes. */
-async function publishOnly(ctx: BenchContext, events: readonly ChangeEvent[]): Promise<Measured> {
+export async function publishOnly(
+  ctx: BenchContext,
+  events: readonly StreamEvent[],
+): Promise<Measured> {
   const stream = await freshStream(ctx);
   const publisher = stream.publisher();
   const { seconds } = await timed(async () => {
@@ -129,30 +134,47 @@ async function sequential(ctx: BenchContext, kind: ExportKind): Promise<Measured
 
 /** The exporter itself, from a fresh state (snapshot) or a cursor at the backlog's start (deltas). */
 async function ours(ctx: BenchContext, kind: ExportKind): Promise<Measured> {
-  const stream = await freshStream(ctx);
   const store = freshStore(ctx);
-  if (kind === 'deltas') {
-    const held = await store.acquire('bench-setup', LEASE_MS);
-    if (!held) throw new Error('benchmark state lease unavailable');
-    const start = {
-      ...initialExportState(),
-      position: {
-        source: 'legacy' as const,
-        phase: 'deltas' as const,
-        deltaCursor: toDeltaCursor(ctx.sim.deltasFrom),
-      },
-    };
-    await store.checkpoint(held.lease, start, LEASE_MS);
-    await store.release(held.lease);
-  }
+  if (kind === 'deltas')
+    await startAt(store, {
+      source: 'legacy',
+      phase: 'deltas',
+      deltaCursor: toDeltaCursor(ctx.sim.deltasFrom),
+    });
+  return runExporter(
+    ctx,
+    new ConvexLegacyFeed(convexClient(ctx)),
+    store,
+    kind === 'snapshot' ? SNAPSHOT_TABLE : DELTAS_TABLE,
+  );
+}
+
+/** Puts a fresh export's state at `position`, as if an earlier run had stopped there. */
+export async function startAt(store: DynamoDbExportStore, position: FeedPosition): Promise<void> {
+  const held = await store.acquire('bench-setup', LEASE_MS);
+  if (!held) throw new Error('benchmark state lease unavailable');
+  await store.checkpoint(held.lease, { ...initialExportState(), position }, LEASE_MS);
+  await store.release(held.lease);
+}
+
+/**
+ * One run of the real exporter over `feed` on a fresh stream, until caught up; the same settings
+ * for every source, so their rows compare.
+ */
+export async function runExporter(
+  ctx: BenchContext,
+  feed: ChangeFeed,
+  store: DynamoDbExportStore,
+  table: string,
+): Promise<Measured> {
+  const stream = await freshStream(ctx);
   const deps = {
-    feed: new ConvexLegacyFeed(convexClient(ctx)),
+    feed,
     store,
     publisher: stream.publisher(),
     metrics: new MemoryMetrics(),
     log: silentLog,
   };
-  const table = kind === 'snapshot' ? SNAPSHOT_TABLE : DELTAS_TABLE;
   const { value: outcome, seconds } = await timed(() =>
     exportChanges(deps, {
       owner: 'bench-ours',

@@ -17,6 +17,7 @@ import {
   type TransformCost,
 } from './cold-start.js';
 import { type BenchContext, freshStream } from './context.js';
+import { type DataSyncThroughput, dataSyncThroughput } from './data-sync-throughput.js';
 import { exportLatency, type LatencyResult } from './export-latency.js';
 import { type ExportThroughput, exportThroughput } from './export-throughput.js';
 import {
@@ -100,6 +101,13 @@ export const IMPORT_CONFIGS: readonly ImportEsmConfig[] = [
   },
 ];
 
+/**
+ * The exporter processes started from the environment (cold start, the big transaction page) stay
+ * on the legacy source they have always measured: with BRIDGE_SOURCE's default (`auto`) they would
+ * move to Data Sync, which has rows of its own.
+ */
+const LEGACY_SOURCE = { BRIDGE_SOURCE: 'legacy' } as const;
+
 /** What the issue asks for; `npm run bench` runs this. */
 export const FULL_RUN: BenchOptions = {
   snapshotDocs: 200_000,
@@ -160,6 +168,8 @@ export interface BenchResults {
   };
   readonly options: BenchOptions;
   readonly exportThroughput: readonly ExportThroughput[];
+  /** The same deployment exported through Data Sync, in the same run. */
+  readonly dataSyncThroughput: readonly DataSyncThroughput[];
   readonly exportLatency: readonly LatencyResult[];
   readonly importThroughput: ImportThroughput;
   readonly coldStart: {
@@ -207,6 +217,18 @@ export async function runBenchmarks(
         progress(`export throughput: ${kind} (fetch-only, publish-only, sequential, ours)`);
         throughput.push(await exportThroughput(ctx, kind, options.snapshotDocs));
       }
+      const dataSync: DataSyncThroughput[] = [];
+      const changes = throughput.find((t) => t.kind === 'deltas')?.fetchOnly.events ?? 0;
+      for (const phase of ['snapshot', 'changes'] as const) {
+        progress(`export throughput on Data Sync: ${phase} (fetch-only, publish-only, ours)`);
+        dataSync.push(
+          await dataSyncThroughput(
+            ctx,
+            phase,
+            phase === 'snapshot' ? options.snapshotDocs : changes,
+          ),
+        );
+      }
       const latency: LatencyResult[] = [];
       for (const pollIntervalMs of options.pollIntervalsMs) {
         progress(`export latency: poll interval ${pollIntervalMs} ms`);
@@ -231,7 +253,7 @@ export async function runBenchmarks(
       const coldStream = await freshStream(ctx);
       const { dlqUrl } = await ensureQueues(createSqsClient(), 'bench-import', 'bench-import-dlq');
       const bundles = await measureBundles(
-        await coldStartSetup(ctx, { ...aws.env }, dlqUrl, coldStream.name),
+        await coldStartSetup(ctx, { ...aws.env, ...LEGACY_SOURCE }, dlqUrl, coldStream.name),
         options.initRuns,
       );
       await coldStream.drop();
@@ -241,7 +263,7 @@ export async function runBenchmarks(
       const bigPage = await bigPageMemory(
         ctx,
         { writes: options.bigPageWrites, docBytes: options.bigPageDocBytes },
-        { ...aws.env },
+        { ...aws.env, ...LEGACY_SOURCE },
       );
       ctx.kinesis.destroy();
       ctx.dynamo.destroy();
@@ -257,6 +279,7 @@ export async function runBenchmarks(
         },
         options,
         exportThroughput: throughput,
+        dataSyncThroughput: dataSync,
         exportLatency: latency,
         importThroughput: imported,
         coldStart: { bundles, transform, bigPage },

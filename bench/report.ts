@@ -27,6 +27,21 @@ export function markdownReport(r: BenchResults): string {
   }
   lines.push(
     '',
+    '**Export throughput on Data Sync** (events/s; the same deployment and documents, in the same run; events include the truncate a table sends as it enters the sync)',
+    '',
+    '| phase | events | fetch-only ceiling | publish-only ceiling | ours | ours / fetch-only | ours / min(ceilings) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const t of r.dataSyncThroughput) {
+    const phase = t.phase === 'snapshot' ? 'snapshot (to first consistent page)' : 'changes';
+    const truncates =
+      t.truncates > 0 ? ` (${n(t.truncates)} truncate${t.truncates === 1 ? '' : 's'})` : '';
+    lines.push(
+      `| ${phase} | ${n(t.ours.events)}${truncates} | ${n(t.fetchOnly.eventsPerSecond)} | ${n(t.publishOnly.eventsPerSecond)} | **${n(t.ours.eventsPerSecond)}** | ${ratio(t.oursVsFetchOnly)} | ${ratio(t.oursVsCeiling)} |`,
+    );
+  }
+  lines.push(
+    '',
     `**Export latency in follow mode** (Convex commit → record readable in the stream; ${n(o.latencyChanges)} changes at ${o.latencyRatePerSecond}/s, one insert per transaction, consumer polling every ${r.exportLatency[0]?.consumerPollMs ?? 0} ms)`,
     '',
     '| exporter poll interval | p50 | p95 | p99 | max |',

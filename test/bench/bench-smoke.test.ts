@@ -32,6 +32,26 @@ describe('benchmarks (smoke run at a tiny scale; no timing is asserted)', () => 
     expect(deltas?.fetchOnly.events).toBeGreaterThan(0);
     expect(deltas?.fetchOnly.events).toBeLessThanOrEqual(SMOKE_RUN.deltaChanges);
 
+    // Data Sync on the same deployment: the same documents (plus the table's one truncate on a
+    // cold start) and the same changes as the legacy deltas, every variant moving all of them.
+    expect(r.dataSyncThroughput.map((t) => t.phase)).toEqual(['snapshot', 'changes']);
+    const [syncSnapshot, syncChanges] = r.dataSyncThroughput;
+    expect(syncSnapshot?.truncates).toBe(1);
+    expect(syncSnapshot?.fetchOnly.events).toBe(SMOKE_RUN.snapshotDocs + 1);
+    expect(syncChanges?.truncates).toBe(0);
+    expect(syncChanges?.fetchOnly.events).toBe(deltas?.fetchOnly.events);
+    for (const t of r.dataSyncThroughput) {
+      for (const m of [t.fetchOnly, t.publishOnly, t.ours]) {
+        expect(m.events).toBe(t.fetchOnly.events);
+        expect(positive(m.eventsPerSecond)).toBe(true);
+      }
+      expect(t.oursVsFetchOnly).toBeCloseTo(t.ours.eventsPerSecond / t.fetchOnly.eventsPerSecond);
+      expect(t.oursVsCeiling).toBeCloseTo(
+        t.ours.eventsPerSecond /
+          Math.min(t.fetchOnly.eventsPerSecond, t.publishOnly.eventsPerSecond),
+      );
+    }
+
     const [latency] = r.exportLatency;
     expect(latency?.changes).toBe(SMOKE_RUN.latencyChanges);
     expect(latency && latency.p50Ms <= latency.p95Ms && latency.p95Ms <= latency.p99Ms).toBe(true);
@@ -91,6 +111,9 @@ describe('benchmarks (smoke run at a tiny scale; no timing is asserted)', () => 
     const table = markdownReport(r);
     expect(table).toMatch(/\| snapshot \| 3,000 \|/);
     expect(table).toMatch(/\| deltas \| [\d,]+ \|/);
+    expect(table).toContain('**Export throughput on Data Sync**');
+    expect(table).toContain('| snapshot (to first consistent page) | 3,001 (1 truncate) |');
+    expect(table).toMatch(/\| changes \| [\d,]+ \|/);
     expect(table).toContain('| 100 ms |');
     expect(table).toContain('event source mapping: FIFO');
     expect(table).toContain('**Import latency**');
