@@ -20,6 +20,8 @@ Commands:
   tail [--table T] [--from-start] [--follow]
                       print the stream's events as JSON lines (all shards)
   resync [--yes]      restart the export from a fresh snapshot
+  migrate-source [--dry-run]
+                      move a legacy export onto Convex's Data Sync, without a re-copy
   import [--follow]   import queued messages into Convex (until the queue is empty, or keep following)
   send --table T [--op delete] [--skip-invalid] [file.jsonl]
                       queue one message per JSON line (stdin by default); all or nothing
@@ -29,8 +31,9 @@ Commands:
                       look into the dead-letter queue, move messages back to the queue
 
 Settings come from the environment (see README, "Configuration").
-Exit codes: 0 ok, 1 failure (or messages left for retry), 2 usage or configuration error,
-3 lease held elsewhere, 4 resync required, 5 import: queue not drained, 6 send: invalid input.
+Exit codes: 0 ok, 1 failure (or messages left for retry, or a refused migration), 2 usage or
+configuration error, 3 lease held elsewhere, 4 resync required, 5 import: queue not drained,
+6 send: invalid input.
 Run 'convex-bridge <command> --help' for a command's options; 'convex-bridge --version' for the version.`,
   start: `Usage: convex-bridge start [--docs N] [--latency MS] [--writes N] [--import]
 
@@ -91,6 +94,16 @@ Reads BRIDGE_STATE_TABLE (and BRIDGE_EXPORT_ID, default 'default'). The first li
 the export is caught up (the cursor is fresh), caught up and idle (no changes for a while: the
 newest event is old but the cursor is fresh), or behind (the cursor itself is old: no export runs,
 or it cannot keep up).`,
+  'migrate-source': `Usage: convex-bridge migrate-source [--dry-run]
+
+Moves an export that reads Convex's legacy endpoints (list_snapshot, document_deltas) onto Data
+Sync without copying anything again: Convex turns the delta cursor into a Data Sync cursor for the
+same tables (BRIDGE_INCLUDE_TABLES and the other table settings), and the next run continues from
+it. Only once the export follows changes (its snapshot copied). Takes the export's lease, so stop
+a running exporter first (exit 3 while one holds it). When Convex refuses (a backend without Data
+Sync, a cursor older than its retention) it says why and keeps the legacy source (exit 1).
+With BRIDGE_SOURCE=auto (the default) the exporter tries this once by itself.
+--dry-run asks Convex whether it would work and changes nothing.`,
   resync: `Usage: convex-bridge resync [--yes]
 
 Discards the export cursors so the next run copies a fresh snapshot. Needed after Convex answers
@@ -122,6 +135,7 @@ export async function main(argv: string[]): Promise<number> {
       latency: { type: 'string' },
       writes: { type: 'string' },
       import: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -163,6 +177,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'resync': {
       const { resyncCommand } = await import('./export-commands.js');
       return resyncCommand({ yes: values.yes });
+    }
+    case 'migrate-source': {
+      const { migrateSourceCommand } = await import('./migrate-source-command.js');
+      return migrateSourceCommand({ dryRun: values['dry-run'] });
     }
     case 'tail': {
       const { tailCommand } = await import('./tail-command.js');
