@@ -4,8 +4,8 @@ import { beforeAll } from 'vitest';
 import { ConvexDataSyncFeed } from '../../shared/adapters/convex-data-sync-feed.js';
 import { ConvexLegacyFeed } from '../../shared/adapters/convex-legacy-feed.js';
 import { ConvexSchemaSource } from '../../shared/adapters/convex-schema-source.js';
-import { DynamoDbTableClearLog } from '../../shared/adapters/dynamodb-table-clears.js';
 import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
+import { DynamoDbTableClearLog } from '../../shared/adapters/dynamodb-table-clears.js';
 import {
   KinesisEventPublisher,
   type KinesisPublisherOptions,
@@ -73,7 +73,8 @@ export function useExportRig(knobs: Partial<Knobs> = {}) {
       publisher?: Partial<KinesisPublisherOptions>;
       client?: Partial<ConvexClientOptions>;
       /** Reads through this instead of a fresh client (to trace or alter what Convex answers). */
-      source?: Pick<ConvexClient, 'listSnapshot' | 'documentDeltas' | 'dataSync'>;
+      source?: Pick<ConvexClient, 'listSnapshot' | 'documentDeltas'> &
+        Partial<Pick<ConvexClient, 'dataSync'>>;
       /** Which Convex export API the feed reads (default: the legacy endpoints). */
       api?: 'legacy' | 'data-sync';
       /** Publish the lifecycle's own control events: recorded clears and schema changes. */
@@ -93,7 +94,11 @@ export function useExportRig(knobs: Partial<Knobs> = {}) {
       : {}),
     feed:
       options.api === 'data-sync'
-        ? new ConvexDataSyncFeed(options.source ?? convex(options.client))
+        ? new ConvexDataSyncFeed(
+            options.source?.dataSync
+              ? (options.source as Pick<ConvexClient, 'dataSync'>)
+              : convex(options.client),
+          )
         : new ConvexLegacyFeed(options.source ?? convex(options.client)),
     ...(options.lifecycle
       ? {
