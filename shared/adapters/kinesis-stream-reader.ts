@@ -216,7 +216,8 @@ function identify(
   if (typeof parsed.op !== 'string' || !isControlEvent({ op: parsed.op }))
     return { eventId: parsed.eventId, control: false };
   const range = parsed.hashKeyRange as Partial<HashKeyRange> | undefined;
-  return typeof range?.start === 'string' && typeof range.end === 'string'
+  const key = (k: unknown): k is string => typeof k === 'string' && /^\d{1,39}$/.test(k);
+  return key(range?.start) && key(range?.end)
     ? { eventId: parsed.eventId, control: true, range: { start: range.start, end: range.end } }
     : { eventId: parsed.eventId, control: true };
 }
