@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
+import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
 import {
   type ChangeEventRef,
   controlEventId,
@@ -200,6 +201,14 @@ describe('docs/change-event.schema.json describes the TypeScript contract', () =
 
 describe('published records match docs/change-event.schema.json', () => {
   const rig = useExportRig();
+  const { f } = rig;
+
+  const streamed = async (stream: string) => {
+    const records = await readWholeStream(rig.kinesis(), stream);
+    return records.map(
+      (r) => JSON.parse(Buffer.from(r.data).toString('utf8')) as Record<string, unknown>,
+    );
+  };
 
   it('validates snapshot, upsert, delete and claim-check records as they sit in the stream', async () => {
     const { stream, exportId } = await rig.fresh();
@@ -222,4 +231,44 @@ describe('published records match docs/change-event.schema.json', () => {
     // Every record this version writes carries its generation.
     expect(raw.filter((e) => e.generation !== 1)).toEqual([]);
   });
+
+  it.for(['legacy', 'data-sync'] as const)(
+    'validates every control record of a %s export: clears, schema changes, a resync',
+    async (api) => {
+      const { stream, exportId } = await rig.fresh(2);
+      const table = `sc_${api === 'legacy' ? 'lg' : 'ds'}`;
+      const filter = { includeTables: [table, `${table}_x`] };
+      const deps = { stream, exportId, lifecycle: true, api } as const;
+      const options = { filter, onExpiredCursor: 'resync' as const };
+      f.write([{ op: 'insert', table, doc: { n: 1 } }]);
+      await rig.run(options, deps);
+      // A new table (a schema event), then a clear through the bridge (a truncate).
+      f.write([{ op: 'insert', table: `${table}_x`, doc: { s: 'text' } }]);
+      const { snapshot: before } = await rig
+        .convex()
+        .listSnapshot({ selection: { selection: { _other: 'excluded' } } });
+      await rig.clearLog(exportId).record({
+        component: '',
+        table,
+        before,
+        recordedAt: new Date().toISOString(),
+      });
+      await rig.convex().clearTables([table]);
+      await rig.run(options, deps);
+      // The cursor falls out of retention while the deployment changes: generation 2.
+      f.sim.knobs.retentionSeconds = 3_600;
+      f.sim.deployment.advanceClock(2 * 3_600_000);
+      f.write([{ op: 'insert', table, doc: { n: 2 } }]);
+      try {
+        await rig.run(options, deps);
+      } finally {
+        f.sim.knobs.retentionSeconds = 14 * 24 * 3600;
+      }
+      const events = await streamed(stream);
+      for (const event of events) expect(verdict(event)).toEqual(valid(event));
+      expect(new Set(events.map((e) => e.op))).toEqual(
+        new Set(['snapshot', 'upsert', 'truncate', 'schema', 'resync-start', 'snapshot-complete']),
+      );
+    },
+  );
 });
