@@ -189,6 +189,15 @@ export class StreamLifecycle {
         schema,
       });
     }
+    const gone = Object.keys(known).filter((key) => !current.has(key));
+    if (gone.length > 0 && state.position.source === 'legacy')
+      // The legacy endpoints report no deletes for a dropped, cleared or replaced table
+      // (docs/convex-api.md §4.2): consumers keep its rows unless a truncate or resync says so.
+      this.deps.log.warn(
+        'tables the stream carried no longer exist in Convex; the legacy source does not signal this, so consumers keep their rows (Data Sync does: convex-bridge migrate-source)',
+        { tables: gone },
+      );
+    for (const key of gone) delete digests[key];
     if (events.length > 0)
       this.deps.log.info('table schemas changed', {
         tables: events.map((e) => tableKey(e.component, e.table)),

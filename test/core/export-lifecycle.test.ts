@@ -273,6 +273,27 @@ describe('schema events', () => {
     expect(r.metrics.totals.get('SchemaChanges')).toBe(3);
   });
 
+  it('on the legacy source, warns when a table the stream carried is gone from Convex', async () => {
+    const log = history();
+    const schemas = new ScriptedSchemas(
+      new Map([
+        ['/users', schemaOf({ n: 'number' })],
+        ['/gone', schemaOf({ x: 'number' })],
+      ]),
+    );
+    const r = rig(new ChangeLogFeed(log), { schemas });
+    await r.run();
+    schemas.current.delete('/gone');
+    r.clock.advance(3_600_000);
+    log.commit({ table: 'users', id: 'u1', doc: { n: 7 } });
+
+    await r.run();
+
+    const warned = r.log.at('warn').find((l) => l.message.includes('no longer exist'));
+    expect(warned?.fields).toEqual({ tables: ['/gone'] });
+    expect((await r.stored())?.schemaDigests?.['/gone']).toBeUndefined();
+  });
+
   it('a failure to read schemas is logged and never holds the export back', async () => {
     const log = history();
     const schemas = new ScriptedSchemas(new Map([['/users', schemaOf({ n: 'number' })]]));
