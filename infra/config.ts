@@ -22,6 +22,13 @@ const exportSchema = z
     memoryMb: z.number().int().min(256).max(10_240).default(512),
     /** Kinesis maximum record size in KiB (default 1024); larger lets fewer events go to S3. */
     maxRecordKiB: z.number().int().min(1024).max(10_240).default(1024),
+    /**
+     * Which Convex export API a new export reads (BRIDGE_SOURCE): `auto` takes Data Sync where the
+     * deployment serves it and moves a legacy export onto it once; an export keeps its source.
+     */
+    source: z.enum(['auto', 'data-sync', 'legacy']).default('auto'),
+    /** When Convex refuses the cursor as too old (BRIDGE_ON_EXPIRED_CURSOR): resync, or stop. */
+    onExpiredCursor: z.enum(['resync', 'stop']).default('resync'),
   })
   .strict();
 

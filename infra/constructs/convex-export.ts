@@ -82,7 +82,13 @@ export class ConvexExport extends Construct {
   readonly stateTable: Table;
   readonly oversizeBucket: Bucket;
   readonly exporter: BridgeFunction;
-  readonly metrics: { events: Metric[]; lag: Metric; cursorAge: Metric };
+  readonly metrics: {
+    events: Metric[];
+    lag: Metric;
+    cursorAge: Metric;
+    /** Data Sync's own status: snapshotting (maximum) and up to date (average share of pages). */
+    source: Metric[];
+  };
   /** What the CLI needs to run this export by hand: the exporter's settings, no secret value. */
   readonly environment: Readonly<Record<string, string>>;
 
@@ -111,6 +117,8 @@ export class ConvexExport extends Construct {
       [ENV.oversizeBucket]: this.oversizeBucket.bucketName,
       [ENV.pollIntervalMs]: String(s.pollIntervalMs),
       [ENV.maxRecordBytes]: String(s.maxRecordKiB * 1024),
+      [ENV.source]: s.source,
+      [ENV.onExpiredCursor]: s.onExpiredCursor,
     };
     const optional = {
       ...(s.includeTables.length > 0 ? { [ENV.includeTables]: s.includeTables.join(',') } : {}),
@@ -172,6 +180,10 @@ export class ConvexExport extends Construct {
       ),
       lag: metric(METRICS.lagSeconds, 'Maximum'),
       cursorAge: metric(METRICS.cursorAgeSeconds, 'Maximum'),
+      source: [
+        metric(METRICS.sourceSnapshotting, 'Maximum'),
+        metric(METRICS.sourceUpToDate, 'Average'),
+      ],
     };
     const label = exportId !== undefined ? `[${exportId}] ` : '';
     const alarm = (name: string, metric: Metric, threshold: number, description: string) =>

@@ -30,7 +30,7 @@ export async function buildExportDeps(
   sinks: { metrics: MetricsSink; log: LogSink },
 ): Promise<ExportDeps> {
   const convex = await connectToConvex(config.convex, () => createSecretsManagerClient(), sinks);
-  const { feed, autoMigrate } = await chooseSource(convex, config, sinks.log);
+  const { feed, autoMigrate } = await chooseSource(convex, config, sinks.log, sinks.metrics);
   const kinesis = createKinesisClient();
   const publisher = explainPublishFailures(
     new KinesisEventPublisher(kinesis, {
@@ -70,6 +70,7 @@ export async function chooseSource(
   convex: Pick<ConvexClient, 'dataSync' | 'dataSyncServed' | 'listSnapshot' | 'documentDeltas'>,
   config: Pick<ExportConfig, 'source' | 'valueFormat'>,
   log: LogSink,
+  metrics?: MetricsSink,
 ): Promise<{ feed: SourceChoosingFeed; served: boolean | undefined; autoMigrate: boolean }> {
   const served = config.source === 'legacy' ? undefined : await convex.dataSyncServed();
   const chosen: FeedSource =
@@ -89,6 +90,7 @@ export async function chooseSource(
       'data-sync': new ConvexDataSyncFeed(convex, config.valueFormat),
     },
     chosen,
+    metrics,
   );
   return { feed, served, autoMigrate: served === true };
 }

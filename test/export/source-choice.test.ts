@@ -55,10 +55,12 @@ describe('choosing the source', () => {
 
   it('reads each position with the source it belongs to, whatever new exports start on', async () => {
     f.write([{ op: 'insert', table: 'sc_dispatch', doc: { x: 1 } }]);
+    const metrics = new MemoryMetrics();
     const { feed } = await chooseSource(
       f.client(),
       { source: 'auto', valueFormat: 'json' },
       silentLog,
+      metrics,
     );
     expect(feed.start()).toEqual({ source: 'data-sync', phase: 'snapshot' });
     const read = (position: FeedPosition) =>
@@ -70,9 +72,16 @@ describe('choosing the source', () => {
     const legacy = (await read({ source: 'legacy', phase: 'snapshot' })) as FeedPage;
     expect(legacy.next.source).toBe('legacy');
     expect(requestsTo(f.sim, '/api/list_snapshot')).toEqual({ 'POST /api/list_snapshot 200': 1 });
+    expect(metrics.totals.size).toBe(0);
     const dataSync = (await read(feed.start())) as FeedPage;
     expect(dataSync.next.source).toBe('data-sync');
     expect(dataSync.sourceStatus?.syncId).toBeTruthy();
+    // The source's own status, for the dashboard: one value per Data Sync page.
+    const status = dataSync.sourceStatus?.status;
+    expect(Object.fromEntries(metrics.last)).toEqual({
+      SourceSnapshotting: status === 'snapshotting' ? 1 : 0,
+      SourceUpToDate: status === 'upToDate' ? 1 : 0,
+    });
   });
 
   it('the export wiring builds the choice, the migration and autoMigrate from the environment', async () => {
