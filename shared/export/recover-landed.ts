@@ -1,6 +1,6 @@
 import { METRICS } from '../names.js';
 import type { FeedPosition } from '../ports/change-feed.js';
-import type { ShardPosition, StreamTail } from '../ports/event-publisher.js';
+import { isLandedControl, type ShardPosition, type StreamTail } from '../ports/event-publisher.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';
 import type { ExportRun } from './export-run.js';
 import type { ExportState } from './export-state.js';
@@ -55,7 +55,13 @@ export async function recoverLanded(
     return { landed };
   }
   const ms = now() - started;
-  for (const [eventId, at] of scan.found) landed.set(eventId, at);
+  for (const [eventId, at] of scan.found) {
+    // A control event's copy found by a scan that stopped short may sit after document events
+    // the scan missed, which are published again: its copies must then follow them again too,
+    // or a consumer would apply those replayed events after the truncate (docs/events.md).
+    if (!scan.complete && isLandedControl(at)) continue;
+    landed.set(eventId, at);
+  }
   deps.metrics.add(METRICS.recoveredRecords, scan.found.size, 'Count');
   if (!scan.complete)
     log.warn(

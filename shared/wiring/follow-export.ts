@@ -90,8 +90,8 @@ export async function followExport(
     events.resumed?.({ downForMs });
   });
   const publisher: ExportDeps['publisher'] = {
-    publish: async (batch, signal) => {
-      const result = await deps.publisher.publish(batch, signal);
+    publish: async (batch, signal, options) => {
+      const result = await deps.publisher.publish(batch, signal, options);
       publishedSinceFailure = true;
       return result;
     },

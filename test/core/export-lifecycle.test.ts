@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import type { ControlEvent, StreamEvent } from '../../shared/events/change-event.js';
+import {
+  type ControlEvent,
+  isControlEvent,
+  type StreamEvent,
+} from '../../shared/events/change-event.js';
 import { ExportResyncRequiredError } from '../../shared/export/export-changes.js';
 import type { FeedPosition, SourceMigration } from '../../shared/ports/change-feed.js';
+import type { StreamTail } from '../../shared/ports/event-publisher.js';
 import type { SchemaSource, TableClear, TableClearLog } from '../../shared/ports/lifecycle.js';
 import { ChangeLog, ChangeLogFeed } from '../fakes/change-log-feed.js';
 import { legacyPosition } from '../fakes/legacy-position.js';
+import { MemoryStreamTail } from '../fakes/memory-stream-tail.js';
 import type { RecordingLog } from '../fakes/recording-log.js';
+import { RecordingPublisher } from '../fakes/recording-publisher.js';
 import { rig } from './export-rig.js';
 
 /** A deployment with `docs` users and a few changes to them. */
@@ -399,5 +406,41 @@ describe('retention watchdog', () => {
 
     expect(warnings(r.log).filter((w) => w.includes('retention'))).toHaveLength(1);
     expect(r.metrics.last.get('CursorRetentionUsed')).toBeGreaterThanOrEqual(66);
+  });
+});
+
+describe('recovery that could not read every shard to its tip', () => {
+  it('publishes a found control event again after the replayed events, instead of trusting its copies', async () => {
+    const log = history();
+    const publisher = new RecordingPublisher();
+    const scan = new MemoryStreamTail(publisher);
+    // The scan found everything but says it stopped short (a limit, trimmed records).
+    const tail: StreamTail = {
+      landedSince: async (mark, options) => ({
+        ...(await scan.landedSince(mark, options)),
+        complete: false,
+      }),
+    };
+    const r = rig(new ChangeLogFeed(log, { snapshotPageSize: 10 }), { publisher, tail });
+    publisher.now = r.clock.now;
+    r.store.beforeCheckpoint = () => {
+      const last = publisher.calls.at(-1);
+      return last?.outcome === 'published' && last.events.length > 0
+        ? new Error('killed between publish and checkpoint')
+        : undefined;
+    };
+    await r.run({ owner: 'crashed' }).catch(() => undefined);
+    r.store.beforeCheckpoint = undefined;
+    r.clock.advance(120_000);
+
+    await r.run();
+
+    const copies = publisher.controls.filter((e) => e.op === 'snapshot-complete');
+    expect(copies).toHaveLength(2);
+    const replay = publisher.calls.at(-1);
+    expect(replay?.options?.landedCopies?.size ?? 0).toBe(0);
+    // Replayed document events come before the control event's second copy.
+    const second = publisher.published.lastIndexOf(copies[1] as StreamEvent);
+    expect(publisher.published.slice(second + 1).filter((e) => !isControlEvent(e))).toEqual([]);
   });
 });
