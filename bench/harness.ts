@@ -17,6 +17,7 @@ import {
   type TransformCost,
 } from './cold-start.js';
 import { type BenchContext, freshStream } from './context.js';
+import { type DataSyncPageMemory, dataSyncPageMemory } from './data-sync-page-memory.js';
 import { type DataSyncThroughput, dataSyncThroughput } from './data-sync-throughput.js';
 import { exportLatency, type LatencyResult } from './export-latency.js';
 import { type ExportThroughput, exportThroughput } from './export-throughput.js';
@@ -48,6 +49,9 @@ export interface BenchOptions {
   readonly motoMessages: number;
   readonly bigPageWrites: number;
   readonly bigPageDocBytes: number;
+  /** One Data Sync page of this many values of about this size each (64 MiB in the full run). */
+  readonly dataSyncPageValues: number;
+  readonly dataSyncPageDocBytes: number;
   readonly initRuns: number;
   readonly transformPages: number;
   readonly shards: number;
@@ -127,6 +131,9 @@ export const FULL_RUN: BenchOptions = {
   motoMessages: 200,
   bigPageWrites: 16_000,
   bigPageDocBytes: 850,
+  // 16,384 values (Convex's target per page) of this size make a page of 64 MiB of JSON.
+  dataSyncPageValues: 16_384,
+  dataSyncPageDocBytes: 3_900,
   initRuns: 5,
   transformPages: 100,
   shards: 4,
@@ -152,6 +159,8 @@ export const SMOKE_RUN: BenchOptions = {
   motoMessages: 30,
   bigPageWrites: 500,
   bigPageDocBytes: 200,
+  dataSyncPageValues: 500,
+  dataSyncPageDocBytes: 200,
   initRuns: 1,
   transformPages: 3,
   shards: 2,
@@ -176,6 +185,8 @@ export interface BenchResults {
     readonly bundles: BundleComparison;
     readonly transform: TransformCost;
     readonly bigPage: MemoryResult;
+    /** Peak RSS of processes handling one Data Sync page: idle, feed, buffered parse, exporter. */
+    readonly dataSyncPage: DataSyncPageMemory;
   };
   readonly durationSeconds: number;
 }
@@ -265,6 +276,25 @@ export async function runBenchmarks(
         { writes: options.bigPageWrites, docBytes: options.bigPageDocBytes },
         { ...aws.env, ...LEGACY_SOURCE },
       );
+      progress(`memory: one Data Sync page of ${options.dataSyncPageValues} values`);
+      const pageStream = await freshStream(ctx);
+      // Last: it sets the simulator's Data Sync page limits to hold its whole table.
+      const dataSyncPage = await dataSyncPageMemory(
+        ctx.sim,
+        {
+          values: options.dataSyncPageValues,
+          docBytes: options.dataSyncPageDocBytes,
+          modes: ['idle', 'feed', 'buffered', 'exporter'],
+        },
+        {
+          ...aws.env,
+          BRIDGE_STREAM_NAME: pageStream.name,
+          BRIDGE_STATE_TABLE: ctx.stateTable,
+          BRIDGE_OVERSIZE_BUCKET: ctx.bucket,
+          BRIDGE_EXPORT_ID: `bench-ds-page-${randomBytes(4).toString('hex')}`,
+        },
+      );
+      await pageStream.drop();
       ctx.kinesis.destroy();
       ctx.dynamo.destroy();
       ctx.s3.destroy();
@@ -282,7 +312,7 @@ export async function runBenchmarks(
         dataSyncThroughput: dataSync,
         exportLatency: latency,
         importThroughput: imported,
-        coldStart: { bundles, transform, bigPage },
+        coldStart: { bundles, transform, bigPage, dataSyncPage },
         durationSeconds: (performance.now() - started) / 1000,
       };
     } finally {

@@ -1,4 +1,5 @@
 import type { BundleMeasure } from './cold-start.js';
+import { formatPageMemory } from './data-sync-page-memory.js';
 import type { BenchResults } from './harness.js';
 import type { ImportEsmConfig } from './import-throughput.js';
 
@@ -129,6 +130,8 @@ export function markdownReport(r: BenchResults): string {
     `Export transform (parse + validate + build + serialise): **${n(c.transform.cpuMicrosPerEvent, 1)} µs CPU per event** (${n(c.transform.events)} events, ${n(c.transform.bytesPerEvent)} bytes each). ` +
       `One ${n(c.bigPage.writes)}-write transaction page (~${n(c.bigPage.transactionMb, 1)} MiB of documents): peak RSS **${n(c.bigPage.maxRssMb)} MiB** ` +
       `(${n(c.bigPage.rssBeforeMb)} MiB before the run), heap peak ${n(c.bigPage.heapPeakMb)} MiB.`,
+    '',
+    formatPageMemory(c.dataSyncPage),
   );
   return `${lines.join('\n')}\n`;
 }
