@@ -1,14 +1,29 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
-import type { StreamRecord } from '../../shared/adapters/kinesis-stream-reader.js';
+import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
+import {
+  effectiveRange,
+  type KeyRange,
+  type ShardInfo,
+  toHashKeyRange,
+  uncoveredShards,
+} from '../../shared/adapters/kinesis-shards.js';
+import { readWholeStream, type StreamRecord } from '../../shared/adapters/kinesis-stream-reader.js';
+import { createDynamoDbClient } from '../../shared/aws/clients.js';
+import { partitionKeyHash } from '../../shared/consumer/hash-key.js';
 import {
   type DocRef,
   type HashKeyRange,
   isControlEvent,
 } from '../../shared/events/change-event.js';
+import { type TableFilter, tablePredicate } from '../../shared/export/table-filter.js';
 import { parseLossless, stringifyLossless } from '../../shared/values/lossless-json.js';
-import type { Deployment } from '../../simulator/deployment.js';
+import type { Deployment, DocRecord } from '../../simulator/deployment.js';
 import { writeValue } from '../../simulator/values.js';
+import { consumeWholeStream, convexState } from './consume-stream.js';
+import type { useExportRig } from './rig.js';
+
+type ExportRig = ReturnType<typeof useExportRig>;
 
 interface Expected {
   readonly op: 'snapshot' | 'upsert' | 'delete';
@@ -23,6 +38,8 @@ export interface ParsedEvent {
   readonly id: string;
   readonly ts: string;
   readonly eventId: string;
+  /** Absent on records written before generations (read as 1). */
+  readonly generation?: number;
   readonly doc?: unknown;
   readonly docRef?: DocRef;
   /** On a control event's copy: the hash keys of the shard it was aimed at. */
@@ -88,6 +105,31 @@ export function expectedEvents(
 }
 
 /**
+ * A control event's copy is well formed: the control partition key, the range it was aimed at,
+ * and one content per eventId (copies and replays identical). Counts copies per eventId.
+ */
+function checkControlCopy(
+  record: StreamRecord,
+  event: ParsedEvent,
+  contents: Map<string, string>,
+  counts: Map<string, number>,
+): void {
+  expect(record.partitionKey).toBe('_control');
+  expect(event.hashKeyRange).toMatchObject({
+    start: expect.stringMatching(/^\d+$/),
+    end: expect.stringMatching(/^\d+$/),
+  });
+  const { hashKeyRange: _aimed, ...content } = event;
+  const text = stringifyLossless(content);
+  expect({ eventId: event.eventId, content: text }).toEqual({
+    eventId: event.eventId,
+    content: contents.get(event.eventId) ?? text,
+  });
+  contents.set(event.eventId, text);
+  counts.set(event.eventId, (counts.get(event.eventId) ?? 0) + 1);
+}
+
+/**
  * The delivery guarantee, checked: nothing missing, nothing invented, duplicates identical, ts
  * byte-exact, and per document the first appearance of each event in increasing ts order.
  * Control events' copies are not document events: each must be well formed (the control
@@ -106,16 +148,7 @@ export function verifyAgainstHistory(
   for (const { record, event, docText } of parsed) {
     expect(Number(event.v)).toBe(1);
     if (isControlEvent(event)) {
-      expect(record.partitionKey).toBe('_control');
-      expect(event.hashKeyRange).toMatchObject({
-        start: expect.stringMatching(/^\d+$/),
-        end: expect.stringMatching(/^\d+$/),
-      });
-      const { hashKeyRange: _aimed, ...content } = event;
-      const text = stringifyLossless(content);
-      expect(controlContent.get(event.eventId) ?? text).toBe(text);
-      controlContent.set(event.eventId, text);
-      controls.set(event.eventId, (controls.get(event.eventId) ?? 0) + 1);
+      checkControlCopy(record, event, controlContent, controls);
       continue;
     }
     expect(record.partitionKey).toBe(event.id);
@@ -148,4 +181,347 @@ export function verifyAgainstHistory(
   for (const [id, want] of expected)
     expect({ id, ...seen.get(id) }).toEqual({ id, op: want.op, doc: want.doc });
   return { unique: seen.size, duplicates, controls };
+}
+
+type Parsed = Awaited<ReturnType<typeof parseRecords>>;
+type Include = (component: string, table: string) => boolean;
+
+/** Every document of a selected user table the deployment ever held (cleared tables too), by id. */
+function documentsEverHeld(deployment: Deployment, include: Include): Map<string, DocRecord> {
+  const out = new Map<string, DocRecord>();
+  for (const { record } of deployment.log) {
+    const { tablet } = record;
+    if (tablet.system || !include(tablet.component, tablet.name)) continue;
+    out.set(record.id, record);
+  }
+  return out;
+}
+
+/**
+ * What is true of every source, checked against the simulator's whole log (Data Sync has no
+ * pinned snapshot: a document may come several times while the copy runs, and a resync leaves
+ * a gap). Every document event is a real revision of a selected document, exactly (19-digit
+ * ts, eventId, partition key, op, document text); duplicates are identical (within a
+ * generation; across generations the same revision may come as `snapshot` and `upsert`); per
+ * document, first appearances come in increasing ts. Nothing lost: every table that existed
+ * when the (last) copy completed at `baseSnapshotTs` has every later revision in the stream and
+ * its documents as they were then; every document live now is there with its latest revision.
+ */
+export function verifyAgainstLog(
+  parsed: Parsed,
+  deployment: Deployment,
+  baseSnapshotTs: bigint,
+  include: Include,
+): { unique: number; duplicates: number; controls: Map<string, number> } {
+  const history = documentsEverHeld(deployment, include);
+  const seen = new Map<string, { generation: number; op: string; doc: string | null }>();
+  const newestPerKey = new Map<string, bigint>();
+  const controls = new Map<string, number>();
+  const controlContent = new Map<string, string>();
+  const invented: string[] = [];
+  let duplicates = 0;
+  for (const { record, event, docText } of parsed) {
+    expect(Number(event.v)).toBe(1);
+    if (isControlEvent(event)) {
+      checkControlCopy(record, event, controlContent, controls);
+      continue;
+    }
+    expect(record.partitionKey).toBe(event.id);
+    expect(event.eventId).toBe(`${event.id}@${event.ts}`);
+    expect(event.ts).toMatch(/^\d{19}$/);
+    const generation = Number(event.generation ?? 1);
+    expect(Number.isInteger(generation) && generation >= 1).toBe(true);
+    const ts = BigInt(event.ts);
+    const revision = history.get(event.id)?.revisions.find((r) => r.ts === ts);
+    if (revision === undefined) {
+      invented.push(event.eventId);
+      continue;
+    }
+    const live = event.op === 'snapshot' || event.op === 'upsert';
+    expect({ eventId: event.eventId, op: event.op, doc: docText }).toEqual({
+      eventId: event.eventId,
+      op: revision.value === null ? 'delete' : live ? event.op : 'snapshot or upsert',
+      doc: revision.value === null ? null : writeValue(revision.value, 'clean'),
+    });
+    const previous = seen.get(event.eventId);
+    if (previous) {
+      duplicates++;
+      const sameGeneration = previous.generation === generation;
+      expect({
+        eventId: event.eventId,
+        op: sameGeneration ? event.op : 'any',
+        doc: docText,
+      }).toEqual({
+        eventId: event.eventId,
+        op: sameGeneration ? previous.op : 'any',
+        doc: previous.doc,
+      });
+      continue;
+    }
+    seen.set(event.eventId, { generation, op: event.op, doc: docText });
+    const newest = newestPerKey.get(record.partitionKey);
+    if (newest !== undefined && ts <= newest) {
+      throw new Error(`order broken for ${event.id}: ${event.ts} first appeared after ${newest}`);
+    }
+    newestPerKey.set(record.partitionKey, ts);
+  }
+  expect({ invented: invented.slice(0, 5), inventedCount: invented.length }).toEqual({
+    invented: [],
+    inventedCount: 0,
+  });
+
+  const missing: string[] = [];
+  const now = deployment.readTs();
+  for (const record of history.values()) {
+    const { tablet, revisions } = record;
+    const atBase =
+      tablet.createdTs <= baseSnapshotTs &&
+      (tablet.droppedTs === undefined || tablet.droppedTs > baseSnapshotTs);
+    const liveNow = tablet.droppedTs === undefined || tablet.droppedTs > now;
+    let asOfBase: (typeof revisions)[number] | undefined;
+    for (const rev of revisions) {
+      if (rev.ts <= baseSnapshotTs) asOfBase = rev;
+      else if (tablet.createdTs <= baseSnapshotTs && !seen.has(`${record.id}@${rev.ts}`))
+        missing.push(`${record.id}@${rev.ts} (after the copy)`);
+    }
+    if (atBase && asOfBase?.value && !seen.has(`${record.id}@${asOfBase.ts}`))
+      missing.push(`${record.id}@${asOfBase.ts} (as the copy found it)`);
+    const last = revisions.at(-1);
+    if (liveNow && last?.value && !seen.has(`${record.id}@${last.ts}`))
+      missing.push(`${record.id}@${last.ts} (live now)`);
+  }
+  const unique = [...new Set(missing)];
+  expect({ missing: unique.slice(0, 5), missingCount: unique.length }).toEqual({
+    missing: [],
+    missingCount: 0,
+  });
+  return { unique: seen.size, duplicates, controls };
+}
+
+/** A control event's copy where it landed, with the keys it speaks for there. */
+interface LandedCopy {
+  readonly index: number;
+  readonly shard: string;
+  readonly range: KeyRange;
+  readonly event: ParsedEvent;
+}
+
+export interface ControlReport {
+  /** Per control eventId: its op, its table if any, and how many copies landed. */
+  readonly events: Map<string, { op: string; table?: string; copies: number }>;
+  /** Copies beyond the first of one eventId on one shard (a recovery that wrote one again). */
+  readonly duplicateCopies: number;
+  /** Document records checked against the control events before and after them. */
+  readonly documentsChecked: number;
+}
+
+/**
+ * The broadcast contract (docs/events.md), checked on the whole stream read in lineage order
+ * (`parsed` from `readWholeStream`, `shards` every shard listed, closed ones too):
+ * - every control event reaches every open shard: copies on it or its ancestors speak for its
+ *   whole range;
+ * - a truncate of a recorded clear (cause `clear-tables`, at ts T) stands between the table's
+ *   events on every shard: the ones after T follow a copy that speaks for their key, none at or
+ *   before T (of its generation) follows one;
+ * - with `sourceTruncates` (Data Sync: a table entering the sync is truncated first), every
+ *   document event follows a copy of a truncate of its table of its generation;
+ * - every document event of generation N > 1 follows a copy of `resync-start` for N;
+ * - with `schemas`, every document event follows a copy of a `schema` event of its table.
+ */
+export function verifyControls(
+  parsed: Parsed,
+  shards: readonly ShardInfo[],
+  options: { sourceTruncates: boolean; schemas: boolean },
+): ControlReport {
+  const byId = new Map(shards.map((s) => [s.id, s]));
+  const ancestors = new Map<string, Set<string>>();
+  const lineage = (id: string): Set<string> => {
+    const known = ancestors.get(id);
+    if (known) return known;
+    const out = new Set<string>();
+    const stack = [...(byId.get(id)?.parents ?? [])];
+    while (stack.length > 0) {
+      const next = stack.pop() as string;
+      if (out.has(next)) continue;
+      out.add(next);
+      stack.push(...(byId.get(next)?.parents ?? []));
+    }
+    ancestors.set(id, out);
+    return out;
+  };
+  const copies = new Map<string, LandedCopy[]>();
+  const perShard = new Map<string, number>();
+  parsed.forEach(({ record, event }, index) => {
+    if (!isControlEvent(event)) return;
+    const range = effectiveRange(
+      { shard: record.shardId, range: event.hashKeyRange as HashKeyRange },
+      byId,
+    );
+    expect({
+      eventId: event.eventId,
+      shard: record.shardId,
+      speaksFor: range !== undefined,
+    }).toEqual({ eventId: event.eventId, shard: record.shardId, speaksFor: true });
+    const list = copies.get(event.eventId) ?? [];
+    list.push({ index, shard: record.shardId, range: range as KeyRange, event });
+    copies.set(event.eventId, list);
+    const key = `${event.eventId} ${record.shardId}`;
+    perShard.set(key, (perShard.get(key) ?? 0) + 1);
+  });
+
+  const uncovered = [...copies]
+    .map(([eventId, list]) => ({
+      eventId,
+      shards: uncoveredShards(
+        shards,
+        list.map((c) => ({ shard: c.shard, range: toHashKeyRange(c.range) })),
+      ).map((s) => s.id),
+    }))
+    .filter((u) => u.shards.length > 0);
+  expect({ uncovered: uncovered.slice(0, 5), count: uncovered.length }).toEqual({
+    uncovered: [],
+    count: 0,
+  });
+
+  // A copy comes before a record for a consumer when it is on an ancestor of the record's shard
+  // (read to its end first) or earlier on the same shard.
+  const before = (copy: LandedCopy, shard: string, index: number, key: bigint) =>
+    key >= copy.range.start &&
+    key <= copy.range.end &&
+    (lineage(shard).has(copy.shard) || (copy.shard === shard && copy.index < index));
+  const all = [...copies.values()];
+  const ofKind = (op: string) => all.filter((list) => list[0]?.event.op === op);
+  const cause = (list: LandedCopy[]) => (list[0]?.event as { cause?: string } | undefined)?.cause;
+  const clears = ofKind('truncate').filter((list) => cause(list) === 'clear-tables');
+  const sourceTruncates = ofKind('truncate').filter((list) => cause(list) === 'source');
+  const schemas = ofKind('schema');
+  const problems: string[] = [];
+  let documentsChecked = 0;
+  parsed.forEach(({ record, event }, index) => {
+    if (isControlEvent(event)) return;
+    documentsChecked++;
+    const key = partitionKeyHash(record.partitionKey);
+    const generation = Number(event.generation ?? 1);
+    const table = (c: LandedCopy) =>
+      c.event.component === event.component && c.event.table === event.table;
+    const follows = (lists: LandedCopy[][], also: (c: LandedCopy) => boolean = () => true) =>
+      lists.some((list) => list.some((c) => also(c) && before(c, record.shardId, index, key)));
+    for (const list of clears) {
+      const first = list[0] as LandedCopy;
+      if (!table(first) || Number(first.event.generation) !== generation) continue;
+      const after = BigInt(event.ts) > BigInt(first.event.ts);
+      if (follows([list]) !== after)
+        problems.push(
+          `${event.eventId} on ${record.shardId} ${after ? 'before' : 'after'} ${first.event.eventId}`,
+        );
+    }
+    if (
+      options.sourceTruncates &&
+      !follows(sourceTruncates, (c) => table(c) && Number(c.event.generation) === generation)
+    )
+      problems.push(`${event.eventId} on ${record.shardId} before any truncate of its table`);
+    if (generation > 1 && !follows([copies.get(`resync-start/g${generation}`) ?? []]))
+      problems.push(`${event.eventId} on ${record.shardId} before resync-start/g${generation}`);
+    if (options.schemas && !follows(schemas, table))
+      problems.push(`${event.eventId} on ${record.shardId} before any schema of its table`);
+  });
+  expect({ outOfOrder: problems.slice(0, 5), count: problems.length }).toEqual({
+    outOfOrder: [],
+    count: 0,
+  });
+
+  const events = new Map<string, { op: string; table?: string; copies: number }>();
+  for (const [eventId, list] of copies) {
+    const e = (list[0] as LandedCopy).event;
+    events.set(eventId, {
+      op: e.op,
+      ...(e.table !== undefined ? { table: e.table } : {}),
+      copies: list.length,
+    });
+  }
+  const duplicateCopies = [...perShard.values()].reduce((sum, n) => sum + n - 1, 0);
+  return { events, duplicateCopies, documentsChecked };
+}
+
+/**
+ * When the newest generation's copy completed, as its `snapshot-complete` says (the latest one:
+ * on Data Sync a table entering the sync later is copied again). The stream is the authority
+ * here: the export state's `baseSnapshotTs` is only what the last checkpoint remembered.
+ */
+export function copiedAt(parsed: Parsed): bigint {
+  let newest: { generation: number; ts: bigint } | undefined;
+  for (const { event } of parsed) {
+    if (event.op !== 'snapshot-complete' || event.ts === undefined) continue;
+    const candidate = { generation: Number(event.generation ?? 1), ts: BigInt(event.ts) };
+    if (
+      newest === undefined ||
+      candidate.generation > newest.generation ||
+      (candidate.generation === newest.generation && candidate.ts > newest.ts)
+    )
+      newest = candidate;
+  }
+  if (newest === undefined)
+    throw new Error('the stream holds no snapshot-complete: no copy completed');
+  return newest.ts;
+}
+
+/** The two Convex sources an export reads (BRIDGE_SOURCE, the rig's `api`). */
+export type Source = 'legacy' | 'data-sync';
+
+/** Both sources, for tests that run on each (`describe.each(SOURCES)`). */
+export const SOURCES: readonly Source[] = ['legacy', 'data-sync'];
+
+/**
+ * The reference consumer (shared/consumer) after reading the whole stream holds exactly
+ * Convex's live documents; a difference is reported by key, a few at a time.
+ */
+export async function expectConsumerEqualsConvex(
+  rig: Pick<ExportRig, 'kinesis' | 's3' | 'f'>,
+  stream: string,
+  include: Include,
+): Promise<number> {
+  const { state } = await consumeWholeStream(rig.kinesis(), rig.s3, stream);
+  const want = convexState(rig.f.sim.deployment, include);
+  const missing = [...want.keys()].filter((k) => !state.has(k));
+  const extra = [...state.keys()].filter((k) => !want.has(k));
+  const different = [...want.keys()].filter((k) => state.has(k) && state.get(k) !== want.get(k));
+  expect({
+    missing: missing.slice(0, 3),
+    extra: extra.slice(0, 3),
+    different: different.slice(0, 3),
+    counts: [missing.length, extra.length, different.length],
+  }).toEqual({ missing: [], extra: [], different: [], counts: [0, 0, 0] });
+  return want.size;
+}
+
+/**
+ * Reads an export's stream and checks it with what is true of its source: on the legacy source
+ * the exact history model (`rig.verify`: the pinned snapshot, then every revision); on Data Sync
+ * `verifyAgainstLog`. On both, the reference consumer ends equal to Convex.
+ */
+export async function verifyExport(
+  rig: ExportRig,
+  api: Source,
+  options: { exportId: string; stream: string; filter?: TableFilter },
+) {
+  const include = tablePredicate(options.filter ?? {});
+  let result: Awaited<ReturnType<ExportRig['verify']>>;
+  if (api === 'legacy') result = await rig.verify(options);
+  else {
+    const store = new DynamoDbExportStore(
+      createDynamoDbClient(),
+      rig.names.table,
+      options.exportId,
+    );
+    const { state } = await store.read();
+    if (!state) throw new Error(`export ${options.exportId} has no state`);
+    const records = await parseRecords(
+      await readWholeStream(rig.kinesis(), options.stream),
+      rig.s3,
+    );
+    const checked = verifyAgainstLog(records, rig.f.sim.deployment, copiedAt(records), include);
+    result = { ...checked, records, state };
+  }
+  const live = await expectConsumerEqualsConvex(rig, options.stream, include);
+  return { ...result, live };
 }
