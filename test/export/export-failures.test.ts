@@ -3,18 +3,46 @@ import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store
 import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
 import { createDynamoDbClient, createKinesisClient } from '../../shared/aws/clients.js';
 import { ExportResyncRequiredError, exportChanges } from '../../shared/export/export-changes.js';
+import { type ExportState, initialExportState } from '../../shared/export/export-state.js';
 import { PublishError } from '../../shared/ports/event-publisher.js';
 import { LeaseLostError } from '../../shared/ports/export-state-store.js';
 import { MemoryMetrics } from '../../shared/ports/observability.js';
-import { legacyPosition } from '../fakes/legacy-position.js';
 import { injectPutRecordsFaults } from '../helpers/kinesis-faults.js';
 import { useExportRig } from './rig.js';
+import { parseRecords, SOURCES, type Source, verifyExport } from './verify-stream.js';
 
 type Write = Parameters<ReturnType<typeof useExportRig>['f']['write']>[0][number];
 
-describe('export under failure', () => {
-  const rig = useExportRig({ documentDeltasLimit: 16, snapshotListLimit: 50 });
+/** Pages of 50 documents and 16 log rows (Data Sync: 50) on either source: runs take pages. */
+const SMALL_PAGES = {
+  documentDeltasLimit: 16,
+  snapshotListLimit: 50,
+  dataSyncPageSizeLimit: 50,
+  dataSyncMaxRowsRead: 50,
+};
+
+/** Where a checkpoint stands in Convex's change log, once the export follows it. */
+function logTime(state: ExportState): bigint | undefined {
+  const p = state.position;
+  if (p.source === 'legacy') return p.phase === 'deltas' ? BigInt(p.deltaCursor) : undefined;
+  return p.phase === 'changes' && state.cursorTs !== undefined ? BigInt(state.cursorTs) : undefined;
+}
+
+/** The route each source reads the change log through, as the simulator counts requests. */
+const CHANGES_ROUTE: Record<Source, string> = {
+  legacy: 'POST /api/document_deltas',
+  'data-sync': 'POST /api/v1/data/sync',
+};
+
+const EXPIRED_CODE: Record<Source, string> = {
+  legacy: 'InvalidWindowToReadDocuments',
+  'data-sync': 'DataSyncCursorExpired',
+};
+
+describe.each(SOURCES)('export from the %s source under failure', (api) => {
+  const rig = useExportRig(SMALL_PAGES);
   const { f } = rig;
+  const verify = (options: Parameters<typeof verifyExport>[2]) => verifyExport(rig, api, options);
   const churn = (table: string, transactions: number) => {
     const ids: string[] = [];
     for (let t = 0; t < transactions; t++) {
@@ -32,7 +60,7 @@ describe('export under failure', () => {
     const filter = { includeTables: ['ff_convex'] };
     const runUntilCaughtUp = async () => {
       for (let attempt = 0; attempt < 30; attempt++) {
-        const outcome = await rig.run({ filter }, { stream, exportId }).catch(() => undefined);
+        const outcome = await rig.run({ filter }, { stream, exportId, api }).catch(() => undefined);
         if (outcome?.status === 'caught-up') return;
       }
       throw new Error('never caught up');
@@ -66,7 +94,7 @@ describe('export under failure', () => {
       s503: hits(' 503') > 0,
       s500: hits(' 500') > 0,
     }).toEqual({ truncated: true, reset: true, s503: true, s500: true });
-    const result = await rig.verify({ stream, exportId, filter });
+    const result = await verify({ stream, exportId, filter });
     expect(result.records.some((r) => r.event.op === 'snapshot')).toBe(true);
     expect(result.records.some((r) => r.event.op === 'delete')).toBe(true);
   });
@@ -81,7 +109,7 @@ describe('export under failure', () => {
         doc: { i },
       })),
     );
-    await rig.run({ filter }, { stream, exportId });
+    await rig.run({ filter }, { stream, exportId, api });
     // Many revisions of few documents: per-key order is what a naive retry would break.
     for (let round = 0; round < 30; round++) {
       f.write(ids.slice(0, 8).map((id) => ({ op: 'patch' as const, id, fields: { round } })));
@@ -98,6 +126,7 @@ describe('export under failure', () => {
       {
         stream,
         exportId,
+        api,
         kinesisClient,
         metrics,
         publisher: { retry: { maxAttempts: 20, baseDelayMs: 1, maxDelayMs: 5 } },
@@ -107,7 +136,7 @@ describe('export under failure', () => {
     expect(faults.calls()).toBeGreaterThan(10);
     expect(metrics.totals.get('Throttles')).toBeGreaterThan(0);
     expect(metrics.totals.get('PublishRetries')).toBeGreaterThan(0);
-    const result = await rig.verify({ stream, exportId, filter });
+    const result = await verify({ stream, exportId, filter });
     expect(result.unique).toBe(40 + 30 * 8);
   });
 
@@ -115,14 +144,14 @@ describe('export under failure', () => {
     const { stream, exportId } = await rig.fresh();
     const filter = { includeTables: ['ff_down'] };
     f.write([{ op: 'insert', table: 'ff_down', doc: { a: 1 } }]);
-    await rig.run({ filter }, { stream, exportId });
+    await rig.run({ filter }, { stream, exportId, api });
     const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
     const before = (await store.read()).state;
     f.write([{ op: 'insert', table: 'ff_down', doc: { a: 2 } }]);
     const kinesisClient = createKinesisClient();
     injectPutRecordsFaults(kinesisClient, { entry: () => 'InternalFailure' });
     const error = await rig
-      .run({ filter }, { stream, exportId, kinesisClient })
+      .run({ filter }, { stream, exportId, api, kinesisClient })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PublishError);
     const after = (await store.read()).state;
@@ -131,8 +160,8 @@ describe('export under failure', () => {
     expect(Date.parse(after?.lastError?.at ?? '')).toBeGreaterThan(0);
     expect((await store.read()).lease).toBeUndefined();
     // Once Kinesis recovers, the same change goes through, and the failure is no longer current.
-    await rig.run({ filter }, { stream, exportId });
-    await rig.verify({ stream, exportId, filter });
+    await rig.run({ filter }, { stream, exportId, api });
+    await verify({ stream, exportId, filter });
     expect((await store.read()).state?.lastError).toBeUndefined();
   });
 
@@ -146,17 +175,14 @@ describe('export under failure', () => {
         doc: { i },
       })),
     );
-    const cursors: string[] = [];
+    const cursors: bigint[] = [];
     const track = () => {
-      const deps = rig.deps({ stream, exportId });
+      const deps = rig.deps({ stream, exportId, api });
       const checkpoint = deps.store.checkpoint.bind(deps.store);
       deps.store.checkpoint = async (lease, state, ttl) => {
         const saved = await checkpoint(lease, state, ttl);
-        cursors.push(
-          ((p) => (p.phase === 'deltas' ? `d${p.deltaCursor}` : `s${p.snapshotCursor ?? ''}`))(
-            legacyPosition(state.position),
-          ),
-        );
+        const at = logTime(state);
+        if (at !== undefined) cursors.push(at);
         return saved;
       };
       return deps;
@@ -173,34 +199,10 @@ describe('export under failure', () => {
       ['caught-up', 'lease-held'],
       ['caught-up', 'lease-lost'],
     ]).toContainEqual(statuses);
-    const deltas = cursors.filter((c) => c.startsWith('d')).map((c) => BigInt(c.slice(1)));
-    for (let i = 1; i < deltas.length; i++)
-      expect(deltas[i]).toBeGreaterThanOrEqual(deltas[i - 1] as bigint);
-    await rig.verify({ stream, exportId, filter });
-  });
-
-  it('refuses a stale holder once its lease expired and was taken over (fencing)', async () => {
-    const { exportId } = await rig.fresh();
-    // The lease's clock is injected: time passes when the test says so, not while it sleeps.
-    let clock = Date.now();
-    const store = new DynamoDbExportStore(
-      createDynamoDbClient(),
-      rig.names.table,
-      exportId,
-      () => clock,
-    );
-    const first = await store.acquire('old-run', 50);
-    expect(first).toBeDefined();
-    clock += 49; // within its TTL the lease still holds...
-    expect(await store.acquire('new-run', 30_000)).toBeUndefined();
-    clock += 31; // ...and once it has expired, a newer run may take it over
-    const second = await store.acquire('new-run', 30_000);
-    expect(second?.lease.fence).toBe((first?.lease.fence ?? 0) + 1);
-    const { initialExportState } = await import('../../shared/export/export-state.js');
-    await expect(
-      store.checkpoint(first?.lease as never, initialExportState(9), 1_000),
-    ).rejects.toBeInstanceOf(LeaseLostError);
-    expect((await store.read()).state?.generation ?? 1).not.toBe(9);
+    expect(cursors.length).toBeGreaterThan(0);
+    for (let i = 1; i < cursors.length; i++)
+      expect(cursors[i]).toBeGreaterThanOrEqual(cursors[i - 1] as bigint);
+    await verify({ stream, exportId, filter });
   });
 
   it('stops with lease-lost, without another checkpoint, when a newer run takes the lease over', async () => {
@@ -213,7 +215,7 @@ describe('export under failure', () => {
         doc: { i },
       })),
     );
-    const deps = rig.deps({ stream, exportId });
+    const deps = rig.deps({ stream, exportId, api });
     const publish = deps.publisher.publish.bind(deps.publisher);
     // The newer run's clock is a second ahead, so the 1 ms lease has certainly expired for it,
     // however quickly the first checkpoint and the takeover follow each other.
@@ -239,42 +241,6 @@ describe('export under failure', () => {
     expect((await store.read()).lease?.owner).toBe('newer-run');
   });
 
-  it('resumes the same snapshot after a crash before the first checkpoint, so deletes in between are not missed', async () => {
-    const { stream, exportId } = await rig.fresh();
-    const filter = { includeTables: ['ff_pin'] };
-    const { ids } = f.write(
-      Array.from({ length: 120 }, (_, i) => ({
-        op: 'insert' as const,
-        table: 'ff_pin',
-        doc: { i },
-      })),
-    );
-    const deps = rig.deps({ stream, exportId });
-    const publish = deps.publisher.publish.bind(deps.publisher);
-    deps.publisher.publish = async (events, signal) => {
-      await publish(events, signal); // the first page reaches the stream...
-      throw new Error('simulated crash'); // ...and the process dies before checkpointing it
-    };
-    await expect(exportChanges(deps, rig.baseOptions({ filter }))).rejects.toThrow(
-      'simulated crash',
-    );
-    // Between the crash and the restart a document that was already published as a snapshot event is deleted.
-    const firstPage = (await readWholeStream(rig.kinesis(), stream)).map(
-      (r) => JSON.parse(Buffer.from(r.data).toString()) as { id: string },
-    );
-    const published = firstPage[0]?.id as string;
-    expect(ids).toContain(published);
-    f.write([{ op: 'delete', id: published }]);
-    const outcome = await rig.run({ filter }, { stream, exportId });
-    expect(outcome.status).toBe('caught-up');
-    const result = await rig.verify({ stream, exportId, filter });
-    // The resumed snapshot is the pinned one, so the delete arrives as a change event.
-    expect(result.records.some((r) => r.event.id === published && r.event.op === 'delete')).toBe(
-      true,
-    );
-    expect(result.duplicates).toBeGreaterThan(0);
-  });
-
   it('checkpoints and returns before the deadline when little time remains', async () => {
     const { stream, exportId } = await rig.fresh();
     const filter = { includeTables: ['ff_budget'] };
@@ -295,7 +261,7 @@ describe('export under failure', () => {
         remainingMs: () => budget - (Date.now() - started),
         safetyMarginMs: 500,
       },
-      { stream, exportId },
+      { stream, exportId, api },
     );
     const elapsed = Date.now() - started;
     expect(outcome.status).toBe('budget-spent');
@@ -306,9 +272,9 @@ describe('export under failure', () => {
     expect(outcome.state.position.phase).toBe('snapshot'); // 2,000 docs at 50 a page and 60 ms each: not done yet
     f.sim.faults.clear();
     // The next invocation continues from the checkpoint instead of restarting the snapshot.
-    const rest = await rig.run({ filter }, { stream, exportId });
+    const rest = await rig.run({ filter }, { stream, exportId, api });
     expect(rest.status).toBe('caught-up');
-    const result = await rig.verify({ stream, exportId, filter });
+    const result = await verify({ stream, exportId, filter });
     expect(result.duplicates).toBe(0);
   });
 
@@ -316,20 +282,98 @@ describe('export under failure', () => {
     const { stream, exportId } = await rig.fresh();
     const filter = { includeTables: ['ff_old'] };
     f.write([{ op: 'insert', table: 'ff_old', doc: { a: 1 } }]);
-    await rig.run({ filter }, { stream, exportId });
+    await rig.run({ filter }, { stream, exportId, api });
     f.sim.knobs.retentionSeconds = 1;
     f.sim.deployment.advanceClock(5_000);
     const metrics = new MemoryMetrics();
-    await expect(rig.run({ filter }, { stream, exportId, metrics })).rejects.toBeInstanceOf(
+    await expect(rig.run({ filter }, { stream, exportId, api, metrics })).rejects.toBeInstanceOf(
       ExportResyncRequiredError,
     );
     expect(metrics.totals.get('ResyncRequired')).toBe(1);
     const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
-    expect((await store.read()).state?.resyncNeeded?.code).toBe('InvalidWindowToReadDocuments');
-    const calls = f.sim.stats.get('POST /api/document_deltas 400') ?? 0;
-    const again = await rig.run({ filter }, { stream, exportId }).catch((e: unknown) => e);
+    expect((await store.read()).state?.resyncNeeded?.code).toBe(EXPIRED_CODE[api]);
+    const refused = `${CHANGES_ROUTE[api]} 400`;
+    const calls = f.sim.stats.get(refused) ?? 0;
+    expect(calls).toBeGreaterThan(0);
+    const again = await rig.run({ filter }, { stream, exportId, api }).catch((e: unknown) => e);
     expect(again).toBeInstanceOf(ExportResyncRequiredError);
     expect((again as Error).message).toContain('npx convex-bridge resync');
-    expect(f.sim.stats.get('POST /api/document_deltas 400') ?? 0).toBe(calls); // no call to Convex this time
+    expect(f.sim.stats.get(refused) ?? 0).toBe(calls); // no call to Convex this time
+  });
+
+  /**
+   * A run publishes the first page of the copy and dies before its checkpoint; a document it
+   * published is deleted before the next run, which recovers effectively once (the stream tail,
+   * as the wiring does). Legacy: it resumes the pinned snapshot, so the delete comes as a change.
+   * Data Sync: nothing was saved, so it starts a new sync; the first attempt's truncate and
+   * documents are found in the stream and skipped, and no event ever removes the deleted one.
+   * That is a known bug (reported with its reproduction): `it.fails` until it is fixed, then
+   * this marker fails and goes.
+   */
+  (api === 'legacy' ? it : it.fails)(
+    'after a crash before the first checkpoint, a document deleted in between does not survive in consumers',
+    async () => {
+      const { stream, exportId } = await rig.fresh();
+      const filter = { includeTables: ['ff_pin'] };
+      const { ids } = f.write(
+        Array.from({ length: 120 }, (_, i) => ({
+          op: 'insert' as const,
+          table: 'ff_pin',
+          doc: { i },
+        })),
+      );
+      const deps = rig.deps({ stream, exportId, api, tail: true });
+      const publish = deps.publisher.publish.bind(deps.publisher);
+      deps.publisher.publish = async (events, signal) => {
+        await publish(events, signal); // the first page reaches the stream...
+        throw new Error('simulated crash'); // ...and the process dies before checkpointing it
+      };
+      await expect(exportChanges(deps, rig.baseOptions({ filter }))).rejects.toThrow(
+        'simulated crash',
+      );
+      // Between the crash and the restart a document that was already published is deleted.
+      const firstPage = await parseRecords(await readWholeStream(rig.kinesis(), stream), rig.s3);
+      const published = firstPage.find((r) => r.event.op === 'snapshot')?.event.id as string;
+      expect(ids).toContain(published);
+      f.write([{ op: 'delete', id: published }]);
+      const outcome = await rig.run({ filter }, { stream, exportId, api, tail: true });
+      expect(outcome.status).toBe('caught-up');
+      // verify() also replays the stream through the reference consumer: the document is gone.
+      const result = await verify({ stream, exportId, filter });
+      if (api !== 'legacy') return;
+      // The resumed snapshot is the pinned one, so the delete arrives as a change event, and
+      // what the crashed run published is found and not published again.
+      expect(result.records.some((r) => r.event.id === published && r.event.op === 'delete')).toBe(
+        true,
+      );
+      expect(result.duplicates).toBe(0);
+    },
+  );
+});
+
+describe('export lease (either source)', () => {
+  const rig = useExportRig();
+
+  it('refuses a stale holder once its lease expired and was taken over (fencing)', async () => {
+    const { exportId } = await rig.fresh();
+    // The lease's clock is injected: time passes when the test says so, not while it sleeps.
+    let clock = Date.now();
+    const store = new DynamoDbExportStore(
+      createDynamoDbClient(),
+      rig.names.table,
+      exportId,
+      () => clock,
+    );
+    const first = await store.acquire('old-run', 50);
+    expect(first).toBeDefined();
+    clock += 49; // within its TTL the lease still holds...
+    expect(await store.acquire('new-run', 30_000)).toBeUndefined();
+    clock += 31; // ...and once it has expired, a newer run may take it over
+    const second = await store.acquire('new-run', 30_000);
+    expect(second?.lease.fence).toBe((first?.lease.fence ?? 0) + 1);
+    await expect(
+      store.checkpoint(first?.lease as never, initialExportState(9), 1_000),
+    ).rejects.toBeInstanceOf(LeaseLostError);
+    expect((await store.read()).state?.generation ?? 1).not.toBe(9);
   });
 });
