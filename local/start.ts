@@ -275,7 +275,7 @@ function watchPhase(store: ExportStateStore, onDeltas: () => void): ExportStateS
     release: (lease) => store.release(lease),
     checkpoint: async (lease, state, ttl) => {
       const next = await store.checkpoint(lease, state, ttl);
-      if (state.position.phase === 'deltas') onDeltas();
+      if (state.position.phase !== 'snapshot') onDeltas();
       return next;
     },
   };

@@ -53,6 +53,9 @@ export class ConvexDataSyncFeed implements ChangeFeed {
       );
       const { status } = page;
       const snapshotting = status.type === 'snapshotting';
+      // Pages read from a copying position belong to the copy, including the one that ends it
+      // (as the legacy snapshot's last page): their revisions are `snapshot` events.
+      const copying = snapshotting || position.phase === 'snapshot';
       const snapshotTs = status.type === 'snapshotting' ? undefined : status.snapshotTs;
       const events: StreamEvent[] = [];
       // Named by the request's cursor: a replay of the same request gives the same eventIds.
@@ -74,7 +77,7 @@ export class ConvexDataSyncFeed implements ChangeFeed {
         events.push(truncate);
       }
       for (const value of page.values)
-        events.push(this.toChangeEvent(value, snapshotting, options.generation));
+        events.push(this.toChangeEvent(value, copying, options.generation));
       const sourceStatus: SourceStatus = {
         status: status.type,
         syncId: page.syncId,
@@ -82,7 +85,7 @@ export class ConvexDataSyncFeed implements ChangeFeed {
       };
       return {
         kind: 'page',
-        phase: snapshotting ? 'snapshot' : 'changes',
+        phase: copying ? 'snapshot' : 'changes',
         events,
         next: {
           source: 'data-sync',

@@ -1,4 +1,5 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
+import { isChangeEvent, type StreamEvent } from '../events/change-event.js';
 import { METRICS } from '../names.js';
 import type { ChangeFeed, FeedPage, SourceMigration, TableFilter } from '../ports/change-feed.js';
 import type {
@@ -199,7 +200,7 @@ export async function exportChanges(
           );
           if (!(await run.save(next))) return { status: 'lease-lost', pages, events };
           pages += batch.pages.length;
-          events += batch.events.length;
+          events += countDocuments(batch.events);
           recordBatchMetrics(
             deps.metrics,
             batch,
@@ -226,6 +227,13 @@ export async function exportChanges(
   const state = run.state;
   deps.log.info('export run finished', { status, pages, events, phase: state.position.phase });
   return { status, pages, events, state };
+}
+
+/** Document events (the outcome's count); control events are counted by their own metrics. */
+function countDocuments(events: readonly StreamEvent[]): number {
+  let n = 0;
+  for (const e of events) if (isChangeEvent(e)) n++;
+  return n;
 }
 
 /**

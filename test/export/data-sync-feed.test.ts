@@ -83,12 +83,14 @@ describe('Data Sync feed over the simulator', () => {
       expect(p.snapshotCompletedAt).toBeUndefined();
       expect(docs(p).every((e) => e.op === 'snapshot')).toBe(true);
     }
-    // The first consistent page (stale or upToDate) completes the copy, at its snapshotTs.
+    // The first consistent page (stale or upToDate) completes the copy, at its snapshotTs; read
+    // from a copying position, it still belongs to the copy (as the legacy snapshot's last page).
     const [completing, ...after] = pages.slice(snapshotting.length);
     const ts = completing?.sourceStatus?.snapshotTs as string;
     expect(ts).toMatch(/^[0-9]{19}$/);
+    expect(docs(completing as FeedPage).every((e) => e.op === 'snapshot')).toBe(true);
     expect(completing).toMatchObject({
-      phase: 'changes',
+      phase: 'snapshot',
       snapshotCompletedAt: ts,
       cursorTs: ts,
       next: { source: 'data-sync', phase: 'changes' },
@@ -148,10 +150,10 @@ describe('Data Sync feed over the simulator', () => {
       `truncate:/${a}@ce3b0c44298fc1c14/g3`,
       `truncate:/${b}@ce3b0c44298fc1c14/g3`,
     ]);
-    // This page completes the copy: its status is no longer snapshotting, so (design: the status
-    // decides) its documents are upserts.
+    // This page completes the copy: its status is no longer snapshotting, but it was read from a
+    // copying position, so its documents still belong to the copy.
     const second = await read(first.next, filter, { generation: 3 });
-    expect(kinds(second)).toEqual([`upsert ${b}`]);
+    expect(kinds(second)).toEqual([`snapshot ${b}`]);
     expect(second.snapshotCompletedAt).toBeDefined();
 
     // A table created later enters the sync with a truncate named by that page's request.
