@@ -30,14 +30,22 @@ describe('convex-bridge CLI (export side)', () => {
     const run = await cli(['export'], env);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(
-      /export caught-up: 1 events in \d+ pages \(snapshot 1, upsert 0, delete 0\); phase deltas/,
+      /export caught-up: 1 events in \d+ pages \(snapshot 1, upsert 0, delete 0\); phase changes/,
     );
 
     const tail = await cli(['tail', '--from-start'], env);
     expect(tail.code).toBe(0);
-    const lines = tail.stdout.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0] as string)).toMatchObject({
+    // The document, and the copy's control events (one copy per shard): the table's schema, the
+    // source's truncate as the table enters the sync, snapshot-complete.
+    const lines = tail.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { op: string });
+    expect(lines.filter((l) => l.op === 'snapshot')).toHaveLength(1);
+    expect(new Set(lines.filter((l) => l.op !== 'snapshot').map((l) => l.op))).toEqual(
+      new Set(['schema', 'truncate', 'snapshot-complete']),
+    );
+    expect(lines.find((l) => l.op === 'snapshot')).toMatchObject({
       v: 1,
       op: 'snapshot',
       table: 'cli_docs',
@@ -48,10 +56,13 @@ describe('convex-bridge CLI (export side)', () => {
     const status = await cli(['status', '--json'], env);
     expect(status.code).toBe(0);
     const report = JSON.parse(status.stdout) as Record<string, unknown>;
+    // A new export starts on Data Sync, which the simulator serves (BRIDGE_SOURCE=auto).
     expect(report).toMatchObject({
-      phase: 'deltas',
+      phase: 'changes',
+      source: 'data-sync',
+      syncStatus: 'upToDate',
       generation: 1,
-      deltaCursor: expect.stringMatching(/^\d{19}$/),
+      cursorAgeSeconds: expect.any(Number),
     });
     expect(report.lease).toBeUndefined();
 
@@ -65,6 +76,15 @@ describe('convex-bridge CLI (export side)', () => {
       generation: 2,
     });
     expect((await cli(['export'], env)).stdout).toContain('snapshot 1');
+    // The operator's resync is announced like an automatic one.
+    const after = (await cli(['tail', '--from-start'], env)).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { op: string; generation?: number; reason?: string });
+    expect(after.filter((l) => l.op === 'resync-start').every((l) => l.reason === 'operator')).toBe(
+      true,
+    );
+    expect(after.some((l) => l.op === 'snapshot-complete' && l.generation === 2)).toBe(true);
   });
 
   it('fails with exit 2 and names the missing settings', async () => {

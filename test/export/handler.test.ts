@@ -40,7 +40,7 @@ describe('export Lambda handler', () => {
       expect(outcome).toMatchObject({
         status: 'budget-spent',
         events: 1,
-        state: { position: { phase: 'deltas' } },
+        state: { position: { source: 'data-sync', phase: 'changes' } },
       });
       const emitted = [...stdout.mock.calls, ...consoleLog.mock.calls, ...consoleInfo.mock.calls]
         .map((c) => String(c[0]))

@@ -51,7 +51,8 @@ describe('convex-bridge start', () => {
       expect(output.raw()).not.toContain(DEPLOY_KEY);
       // Read-only: no import route was called, and the tables hold only what the test wrote.
       const calls = [...f.sim.stats.keys()];
-      expect(calls.some((k) => k.includes('/api/document_deltas'))).toBe(true);
+      // A new export reads Data Sync, which this deployment serves (BRIDGE_SOURCE=auto).
+      expect(calls.some((k) => k.includes('/api/v1/data/sync'))).toBe(true);
       expect(calls.filter((k) => k.includes('/streaming_import/'))).toEqual([]);
       expect(f.sim.deployment.documents('rd_people')).toHaveLength(3);
       expect(f.sim.deployment.documents('contacts')).toHaveLength(0);
