@@ -111,14 +111,14 @@ export class ConvexDataSyncFeed implements ChangeFeed {
   }
 
   /**
-   * A revision read while snapshotting is a `snapshot` event (a document may come several times,
-   * at increasing revisions); later ones are upserts. A tombstone is a delete in either phase:
-   * while snapshotting, Convex sends one for a document it already sent and that was deleted since.
+   * A revision read by the copy is a `snapshot` event (a document may come several times, at
+   * increasing revisions); later ones are upserts. A tombstone is a delete in either phase: while
+   * copying, Convex sends one for a document it already sent and that was deleted since.
    */
-  private toChangeEvent(value: DataSyncValue, snapshotting: boolean, generation: number) {
+  private toChangeEvent(value: DataSyncValue, copying: boolean, generation: number) {
     const event: ChangeEvent = {
       v: 1,
-      op: value.deleted ? 'delete' : snapshotting ? 'snapshot' : 'upsert',
+      op: value.deleted ? 'delete' : copying ? 'snapshot' : 'upsert',
       generation,
       component: value.component,
       table: value.table,
