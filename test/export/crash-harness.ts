@@ -1,8 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startHttpTap } from '../helpers/http-tap.js';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import type { SimulatorFixture } from '../helpers/simulator.js';
-import { within } from '../helpers/sync.js';
+import { deferred, within } from '../helpers/sync.js';
 
 /**
  * Changes that keep coming while exporters are killed: 300 documents first, then per tick an
@@ -51,10 +56,67 @@ export interface Victim {
 }
 
 /**
+ * The body of the one request an exporter makes before taking the lease: `BRIDGE_SOURCE=auto`
+ * or `data-sync` asks whether the deployment serves Data Sync with a cursor Convex cannot read
+ * (shared/convex/client.ts, `dataSyncServed`). Retried under injected faults, so it may come
+ * several times.
+ */
+const DATA_SYNC_PROBE = 'convex-stream-bridge-probe';
+
+interface LeaseTap {
+  readonly url: string;
+  /** Resolves with the first request that is not the Data Sync probe. */
+  readonly firstLeasedRequest: Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A pass-through proxy in front of Convex for one victim: every request is forwarded unchanged
+ * and its answer streamed back, and the first one other than the source probe marks the moment
+ * the victim holds the lease (it reads nothing from Convex before acquiring it).
+ */
+async function startLeaseTap(target: string): Promise<LeaseTap> {
+  const leased = deferred();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (!body.includes(DATA_SYNC_PROBE)) leased.resolve();
+      const upstream = http.request(
+        new URL(req.url ?? '/', target),
+        { method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      // A client that goes away (a killed process) takes its upstream request with it.
+      res.on('close', () => {
+        if (!res.writableFinished) upstream.destroy();
+      });
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    firstLeasedRequest: leased.promise,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/**
  * Starts a real exporter process that reaches Convex through its own tap, and resolves once it
- * holds the lease: its first Convex request is that event (the exporter reads nothing before
- * acquiring it), and a request still in flight from an earlier victim cannot be mistaken for
- * this one's. Throws, with the process killed, when it never gets there.
+ * holds the lease: its first Convex request after the source probe is that event (the exporter
+ * reads nothing before acquiring it), and a request still in flight from an earlier victim
+ * cannot be mistaken for this one's. Throws, with the process killed, when it never gets there.
  */
 export async function startVictim(
   args: readonly string[],
@@ -62,7 +124,7 @@ export async function startVictim(
   convexUrl: string,
   describe: string,
 ): Promise<Victim> {
-  const tap = await startHttpTap(convexUrl);
+  const tap = await startLeaseTap(convexUrl);
   const child = spawn(process.execPath, [...args], {
     env: { ...env, CONVEX_URL: tap.url },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -73,7 +135,7 @@ export async function startVictim(
   });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const leased = await within(
-    Promise.race([tap.firstRequest().then(() => true), exited.then(() => false)]),
+    Promise.race([tap.firstLeasedRequest.then(() => true), exited.then(() => false)]),
     30_000,
     () => false,
   );
@@ -83,4 +145,40 @@ export async function startVictim(
     throw new Error(`${describe} never took the lease (exit ${child.exitCode}): ${stderr}`);
   }
   return { child, exited, stderr: () => stderr, close: () => tap.close() };
+}
+
+/**
+ * One compiled exporter (test/export/crash-exporter.ts) for every victim of a test file:
+ * spawning through tsx would cost seconds each. Call at the top of the file; `path()` is the
+ * bundle to run, removed after the file.
+ */
+export function bundleCrashExporter(hooks: {
+  beforeAll: (fn: () => Promise<void>) => void;
+  afterAll: (fn: () => Promise<void>) => void;
+}): { path: () => string } {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const dir = `${root}node_modules/.cache/convex-bridge-test`;
+  const bundle = `${dir}/crash-exporter-${process.pid}-${Math.random().toString(36).slice(2, 8)}.mjs`;
+  hooks.beforeAll(async () => {
+    mkdirSync(dir, { recursive: true });
+    await build({
+      entryPoints: [`${root}test/export/crash-exporter.ts`],
+      outfile: bundle,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      logLevel: 'error',
+    });
+  });
+  hooks.afterAll(async () => {
+    await rm(bundle, { force: true });
+  });
+  return { path: () => bundle };
+}
+
+/** Waits until `lease` (if any) has expired, exactly: the next run is then sure to get it. */
+export async function outliveLease(lease: { readonly expiresAt: number } | undefined) {
+  if (lease) while (Date.now() <= lease.expiresAt) await sleep(lease.expiresAt - Date.now() + 1);
 }

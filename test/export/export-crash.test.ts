@@ -6,8 +6,9 @@ import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js'
 import { createDynamoDbClient } from '../../shared/aws/clients.js';
 import { deriveSeed, mulberry32, seedFromEnv } from '../helpers/seeded-random.js';
 import { DEPLOY_KEY } from '../helpers/simulator.js';
-import { startChangeWriter, startVictim } from './crash-harness.js';
+import { outliveLease, startChangeWriter, startVictim } from './crash-harness.js';
 import { useExportRig } from './rig.js';
+import { SOURCES, type Source, verifyExport } from './verify-stream.js';
 
 const bin = fileURLToPath(new URL('../../bin/convex-bridge.js', import.meta.url));
 
@@ -15,8 +16,14 @@ const bin = fileURLToPath(new URL('../../bin/convex-bridge.js', import.meta.url)
 const seed = seedFromEnv('CRASH_SEED', 0x5eed_c0de);
 process.stdout.write(`export-crash: CRASH_SEED=${seed}\n`);
 
-describe('export survives SIGKILL at random points', () => {
-  const rig = useExportRig({ documentDeltasLimit: 8, snapshotListLimit: 40 });
+/** Small pages on either source, so a kill lands between many pages. */
+const KNOBS: Record<Source, Parameters<typeof useExportRig>[0]> = {
+  legacy: { documentDeltasLimit: 8, snapshotListLimit: 40 },
+  'data-sync': { dataSyncPageSizeLimit: 40, dataSyncMaxRowsRead: 16 },
+};
+
+describe.each(SOURCES)('export from the %s source survives SIGKILL at random points', (api) => {
+  const rig = useExportRig(KNOBS[api]);
   const { f } = rig;
 
   it(`loses nothing and keeps per-document order across many kills while changes keep coming (CRASH_SEED=${seed})`, {
@@ -46,6 +53,7 @@ describe('export survives SIGKILL at random points', () => {
       BRIDGE_INCLUDE_TABLES: table,
       BRIDGE_POLL_INTERVAL_MS: '50',
       BRIDGE_LEASE_TTL_MS: '1000',
+      BRIDGE_SOURCE: api,
     };
     const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
     let lastOwner: string | undefined;
@@ -93,18 +101,18 @@ describe('export survives SIGKILL at random points', () => {
     expect(publishedByVictims, context()).toBeGreaterThan(0);
 
     // The last victim's lease outlives it by up to its TTL (1 s): let that time pass, exactly.
-    const orphan = (await store.read()).lease;
-    if (orphan)
-      while (Date.now() <= orphan.expiresAt) await sleep(orphan.expiresAt - Date.now() + 1);
+    await outliveLease((await store.read()).lease);
     // Catch up in-process: every victim is dead and its lease expired, so this run must get it.
-    const outcome = await rig.run({ filter }, { stream, exportId });
+    const outcome = await rig.run({ filter }, { stream, exportId, api, tail: true });
     expect(outcome.status, context()).toBe('caught-up');
-    const result = await rig.verify({ stream, exportId, filter }).catch((error: unknown) => {
-      throw new Error(`${context()}: ${(error as Error).message}`, { cause: error });
-    });
+    const result = await verifyExport(rig, api, { stream, exportId, filter }).catch(
+      (error: unknown) => {
+        throw new Error(`${context()}: ${(error as Error).message}`, { cause: error });
+      },
+    );
     expect(result.unique, context()).toBeGreaterThan(300 + ticks);
     process.stdout.write(
-      `crash test (CRASH_SEED=${seed}): ${kills} kills after ${JSON.stringify(schedule)} ms, ${ticks} writer ticks, ${publishedByVictims} records before catch-up, ${result.unique} events, ${result.duplicates} duplicates\n`,
+      `crash test on ${api} (CRASH_SEED=${seed}): ${kills} kills after ${JSON.stringify(schedule)} ms, ${ticks} writer ticks, ${publishedByVictims} records before catch-up, ${result.unique} events, ${result.duplicates} duplicates\n`,
     );
   });
 });

@@ -1,162 +1,166 @@
-import { mkdirSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
 import { createDynamoDbClient } from '../../shared/aws/clients.js';
 import { deriveSeed, mulberry32, seedFromEnv } from '../helpers/seeded-random.js';
 import { DEPLOY_KEY } from '../helpers/simulator.js';
-import { startChangeWriter, startVictim } from './crash-harness.js';
+import {
+  bundleCrashExporter,
+  outliveLease,
+  startChangeWriter,
+  startVictim,
+} from './crash-harness.js';
 import { type PutRecordsFault, startKinesisFaultProxy } from './kinesis-fault-proxy.js';
 import { useExportRig } from './rig.js';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const bundle = `${root}node_modules/.cache/convex-bridge-test/crash-exporter-${process.pid}.mjs`;
+import { SOURCES, type Source, verifyExport } from './verify-stream.js';
 
 // Random but reproducible: rerun a failure with CRASH_SEED=<seed from its name>.
 // CRASH_DEDUP=off runs the victims at-least-once (the code before effectively-once), to compare.
 const seed = seedFromEnv('CRASH_SEED', 0x0e0f_1c3d);
 const dedup = process.env.CRASH_DEDUP !== 'off';
-const KILLS = Number(process.env.CRASH_KILLS ?? 20);
+/**
+ * Kills per source. Data Sync gets half: the same kill points (random time, mid-PutRecords,
+ * after PutRecords) at half the cost, to keep the suite's time; CRASH_KILLS sets both.
+ */
+const KILLS: Record<Source, number> = {
+  legacy: Number(process.env.CRASH_KILLS ?? 20),
+  'data-sync': Number(process.env.CRASH_KILLS ?? 10),
+};
+const KNOBS: Record<Source, Parameters<typeof useExportRig>[0]> = {
+  legacy: { documentDeltasLimit: 8, snapshotListLimit: 40 },
+  'data-sync': { dataSyncPageSizeLimit: 40, dataSyncMaxRowsRead: 16 },
+};
 
-describe('effectively once across SIGKILLs, Convex faults and Kinesis faults', () => {
-  const rig = useExportRig({ documentDeltasLimit: 8, snapshotListLimit: 40 });
-  const { f } = rig;
+const exporter = bundleCrashExporter({ beforeAll, afterAll });
 
-  // One compiled exporter for every victim: spawning through tsx would cost seconds each.
-  beforeAll(async () => {
-    mkdirSync(`${root}node_modules/.cache/convex-bridge-test`, { recursive: true });
-    await build({
-      entryPoints: [`${root}test/export/crash-exporter.ts`],
-      outfile: bundle,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      logLevel: 'error',
-    });
-  });
-  afterAll(async () => {
-    const { rm } = await import('node:fs/promises');
-    await rm(bundle, { force: true });
-  });
+describe.each(SOURCES)(
+  'effectively once from the %s source across SIGKILLs, Convex faults and Kinesis faults',
+  (api) => {
+    const rig = useExportRig(KNOBS[api]);
+    const { f } = rig;
+    const kills = KILLS[api];
 
-  it(`0 lost, 0 order violations, ${dedup ? '0' : 'some'} duplicates over ${KILLS} kills (CRASH_SEED=${seed}, dedup ${dedup ? 'on' : 'off'})`, {
-    timeout: 150_000,
-  }, async () => {
-    const killRandom = mulberry32(deriveSeed(seed, 0));
-    const writerRandom = mulberry32(deriveSeed(seed, 1));
-    const faultRandom = mulberry32(deriveSeed(seed, 2));
-    const schedule: string[] = [];
-    const context = () => `CRASH_SEED=${seed}, kills so far ${schedule.join(' ')}`;
+    it(`0 lost, 0 order violations, ${dedup ? '0' : 'some'} duplicates over ${kills} kills (CRASH_SEED=${seed}, dedup ${dedup ? 'on' : 'off'})`, {
+      timeout: 150_000,
+    }, async () => {
+      const killRandom = mulberry32(deriveSeed(seed, 0));
+      const writerRandom = mulberry32(deriveSeed(seed, 1));
+      const faultRandom = mulberry32(deriveSeed(seed, 2));
+      const schedule: string[] = [];
+      const context = () => `CRASH_SEED=${seed}, kills so far ${schedule.join(' ')}`;
 
-    const { stream, exportId } = await rig.fresh();
-    const table = 'once_docs';
-    const filter = { includeTables: [table] };
-    f.sim.faults.configure({
-      failRate: { rate: 0.15, action: { kind: 'status', status: 503 }, seed: deriveSeed(seed, 3) },
-    });
-    const chooseFault = (): PutRecordsFault | undefined => {
-      const r = faultRandom();
-      if (r < 0.1) return { kind: 'partial', failEach: 0.3 };
-      if (r < 0.16) return { kind: 'landed-500' };
-      if (r < 0.22) return { kind: 'landed-reset', afterMs: 50 };
-      if (r < 0.25) return { kind: 'refused-500' };
-      return undefined;
-    };
-    const proxy = await startKinesisFaultProxy(
-      process.env.AWS_ENDPOINT_URL_KINESIS ?? '',
-      chooseFault,
-      faultRandom,
-    );
+      const { stream, exportId } = await rig.fresh();
+      const table = 'once_docs';
+      const filter = { includeTables: [table] };
+      f.sim.faults.configure({
+        failRate: {
+          rate: 0.15,
+          action: { kind: 'status', status: 503 },
+          seed: deriveSeed(seed, 3),
+        },
+      });
+      const chooseFault = (): PutRecordsFault | undefined => {
+        const r = faultRandom();
+        if (r < 0.1) return { kind: 'partial', failEach: 0.3 };
+        if (r < 0.16) return { kind: 'landed-500' };
+        if (r < 0.22) return { kind: 'landed-reset', afterMs: 50 };
+        if (r < 0.25) return { kind: 'refused-500' };
+        return undefined;
+      };
+      const proxy = await startKinesisFaultProxy(
+        process.env.AWS_ENDPOINT_URL_KINESIS ?? '',
+        chooseFault,
+        faultRandom,
+      );
 
-    const writer = startChangeWriter(f, table, writerRandom);
-    let ticks = 0;
+      const writer = startChangeWriter(f, table, writerRandom);
+      let ticks = 0;
 
-    const env = {
-      ...process.env,
-      AWS_ENDPOINT_URL_KINESIS: proxy.url,
-      CONVEX_DEPLOY_KEY: DEPLOY_KEY,
-      BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
-      BRIDGE_STREAM_NAME: stream,
-      BRIDGE_STATE_TABLE: rig.names.table,
-      BRIDGE_OVERSIZE_BUCKET: rig.names.bucket,
-      BRIDGE_EXPORT_ID: exportId,
-      BRIDGE_INCLUDE_TABLES: table,
-      BRIDGE_POLL_INTERVAL_MS: '50',
-      BRIDGE_LEASE_TTL_MS: '1000',
-      CRASH_DEDUP: dedup ? 'on' : 'off',
-    };
-    const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
-    const started = Date.now();
-    try {
-      for (let k = 0; k < KILLS; k++) {
-        const victim = await startVictim(
-          [bundle],
-          env,
-          f.sim.url,
-          `victim ${k + 1} (${context()})`,
-        );
-        const { child, exited } = victim;
-        try {
-          // Where to kill: after a random time, or at a PutRecords whose records were just
-          // written (mid-call: before its answer), or just after one (publish done, checkpoint not).
-          const mode = Math.floor(killRandom() * 3);
-          const nth = 1 + Math.floor(killRandom() * 4);
-          const delay = Math.floor(killRandom() * (mode === 0 ? 900 : 25));
-          let puts = 0;
-          const trigger = new Promise<void>((resolve) => {
-            if (mode === 0) return void setTimeout(resolve, delay);
-            proxy.onPutRecords = (phase) => {
-              if (phase !== 'landed' || ++puts < nth) return;
-              if (mode === 1) {
-                child.kill('SIGKILL'); // the answer has not left the proxy yet
-                resolve();
-              } else setTimeout(resolve, delay);
-            };
-            setTimeout(resolve, 2_500); // a victim that publishes little dies anyway
-          });
-          await trigger;
-          proxy.onPutRecords = undefined;
-          schedule.push(
-            `${['time', 'mid-put', 'after-put'][mode]}:${mode === 0 ? delay : `${nth}+${delay}`}`,
+      const env = {
+        ...process.env,
+        AWS_ENDPOINT_URL_KINESIS: proxy.url,
+        CONVEX_DEPLOY_KEY: DEPLOY_KEY,
+        BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
+        BRIDGE_STREAM_NAME: stream,
+        BRIDGE_STATE_TABLE: rig.names.table,
+        BRIDGE_OVERSIZE_BUCKET: rig.names.bucket,
+        BRIDGE_EXPORT_ID: exportId,
+        BRIDGE_INCLUDE_TABLES: table,
+        BRIDGE_POLL_INTERVAL_MS: '50',
+        BRIDGE_LEASE_TTL_MS: '1000',
+        CRASH_DEDUP: dedup ? 'on' : 'off',
+        BRIDGE_SOURCE: api,
+      };
+      const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
+      const started = Date.now();
+      try {
+        for (let k = 0; k < kills; k++) {
+          const victim = await startVictim(
+            [exporter.path()],
+            env,
+            f.sim.url,
+            `victim ${k + 1} (${context()})`,
           );
-          const running = child.exitCode === null;
-          child.kill('SIGKILL');
-          const code = await exited;
-          if (!running || code !== null)
-            throw new Error(
-              `victim ${k + 1} exited by itself with ${code} (${context()}): ${victim.stderr()}`,
+          const { child, exited } = victim;
+          try {
+            // Where to kill: after a random time, or at a PutRecords whose records were just
+            // written (mid-call: before its answer), or just after one (publish done, checkpoint not).
+            const mode = Math.floor(killRandom() * 3);
+            const nth = 1 + Math.floor(killRandom() * 4);
+            const delay = Math.floor(killRandom() * (mode === 0 ? 900 : 25));
+            let puts = 0;
+            const trigger = new Promise<void>((resolve) => {
+              if (mode === 0) return void setTimeout(resolve, delay);
+              proxy.onPutRecords = (phase) => {
+                if (phase !== 'landed' || ++puts < nth) return;
+                if (mode === 1) {
+                  child.kill('SIGKILL'); // the answer has not left the proxy yet
+                  resolve();
+                } else setTimeout(resolve, delay);
+              };
+              setTimeout(resolve, 2_500); // a victim that publishes little dies anyway
+            });
+            await trigger;
+            proxy.onPutRecords = undefined;
+            schedule.push(
+              `${['time', 'mid-put', 'after-put'][mode]}:${mode === 0 ? delay : `${nth}+${delay}`}`,
             );
-        } finally {
-          proxy.onPutRecords = undefined;
-          await victim.close();
+            const running = child.exitCode === null;
+            child.kill('SIGKILL');
+            const code = await exited;
+            if (!running || code !== null)
+              throw new Error(
+                `victim ${k + 1} exited by itself with ${code} (${context()}): ${victim.stderr()}`,
+              );
+          } finally {
+            proxy.onPutRecords = undefined;
+            await victim.close();
+          }
         }
+      } finally {
+        ticks = await writer.stop();
+        await proxy.close();
       }
-    } finally {
-      ticks = await writer.stop();
-      await proxy.close();
-    }
-    const killing = Date.now() - started;
+      const killing = Date.now() - started;
 
-    const orphan = (await store.read()).lease;
-    if (orphan)
-      while (Date.now() <= orphan.expiresAt) await sleep(orphan.expiresAt - Date.now() + 1);
-    f.sim.faults.clear();
-    const outcome = await rig.run({ filter }, { stream, exportId, tail: dedup });
-    expect(outcome.status, context()).toBe('caught-up');
-    // verify: nothing missing or invented, per-document order of first appearances, duplicates identical
-    const result = await rig.verify({ stream, exportId, filter }).catch((error: unknown) => {
-      throw new Error(`${context()}: ${(error as Error).message}`, { cause: error });
+      await outliveLease((await store.read()).lease);
+      f.sim.faults.clear();
+      const outcome = await rig.run({ filter }, { stream, exportId, api, tail: dedup });
+      expect(outcome.status, context()).toBe('caught-up');
+      // verify: nothing missing or invented, per-document order of first appearances, duplicates identical
+      const result = await verifyExport(rig, api, { stream, exportId, filter }).catch(
+        (error: unknown) => {
+          throw new Error(`${context()}: ${(error as Error).message}`, { cause: error });
+        },
+      );
+      const recovery = (await store.read()).state?.lastRecovery;
+      process.stdout.write(
+        `effectively-once crash test on ${api} (CRASH_SEED=${seed}, dedup ${dedup ? 'on' : 'off'}): ${kills} kills in ${killing} ms [${schedule.join(' ')}], ${ticks} writer ticks, PutRecords faults ${JSON.stringify(proxy.stats)}; ${result.records.length} records, ${result.unique} events, ${result.duplicates} duplicates; last recovery ${JSON.stringify(recovery)}\n`,
+      );
+      expect(result.unique, context()).toBeGreaterThan(300 + ticks);
+      // Calls whose records landed but whose answer was lost (a 500 or a dropped connection).
+      const unknown = (proxy.stats['landed-500'] ?? 0) + (proxy.stats['landed-reset'] ?? 0);
+      expect(unknown, 'unknown PutRecords outcomes were injected').toBeGreaterThan(0);
+      if (dedup) expect(result.duplicates, context()).toBe(0);
     });
-    const recovery = (await store.read()).state?.lastRecovery;
-    process.stdout.write(
-      `effectively-once crash test (CRASH_SEED=${seed}, dedup ${dedup ? 'on' : 'off'}): ${KILLS} kills in ${killing} ms [${schedule.join(' ')}], ${ticks} writer ticks, PutRecords faults ${JSON.stringify(proxy.stats)}; ${result.records.length} records, ${result.unique} events, ${result.duplicates} duplicates; last recovery ${JSON.stringify(recovery)}\n`,
-    );
-    expect(result.unique, context()).toBeGreaterThan(300 + ticks);
-    expect(proxy.stats['landed-500'] ?? 0, 'faults were injected').toBeGreaterThan(0);
-    if (dedup) expect(result.duplicates, context()).toBe(0);
-  });
-});
+  },
+);

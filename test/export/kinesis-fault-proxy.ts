@@ -12,13 +12,53 @@ export type PutRecordsFault =
   /** Nothing is written; the client gets a 500. */
   | { readonly kind: 'refused-500' };
 
+/** What a PutRecords call carries, for a test to decide what to do with it. */
+export interface PutRecordsCall {
+  readonly records: number;
+  /** The eventIds of the control events' copies in it (partition key `_control`), in order. */
+  readonly controls: readonly string[];
+}
+
+/**
+ * What a test may do with a call as it arrives: `drop` it (nothing is written and the
+ * connection dies, as when the process dies before sending), or apply a fault instead of the
+ * one `choose` would pick. A promise holds the call until it settles (e.g. to reshard meanwhile).
+ */
+export type ArrivalDecision = 'drop' | PutRecordsFault | undefined;
+
 export interface KinesisFaultProxy {
   readonly url: string;
   /** PutRecords calls seen and faults injected, by kind. */
   readonly stats: Record<string, number>;
   /** Called as a PutRecords call arrives (before) and after its records were written. */
-  onPutRecords: ((phase: 'arrived' | 'landed') => void) | undefined;
+  onPutRecords:
+    | ((
+        phase: 'arrived' | 'landed',
+        call: PutRecordsCall,
+      ) => ArrivalDecision | void | Promise<ArrivalDecision | void>)
+    | undefined;
   close(): Promise<void>;
+}
+
+const CONTROL_PARTITION_KEY = '_control';
+
+function describeCall(body: Buffer): PutRecordsCall {
+  try {
+    const input = JSON.parse(body.toString('utf8')) as {
+      Records?: { PartitionKey?: string; Data?: string }[];
+    };
+    const records = input.Records ?? [];
+    const controls = records
+      .filter((r) => r.PartitionKey === CONTROL_PARTITION_KEY)
+      .map(
+        (r) =>
+          (JSON.parse(Buffer.from(r.Data ?? '', 'base64').toString('utf8')) as { eventId: string })
+            .eventId,
+      );
+    return { records: records.length, controls };
+  } catch {
+    return { records: 0, controls: [] };
+  }
 }
 
 /**
@@ -28,7 +68,7 @@ export interface KinesisFaultProxy {
  */
 export async function startKinesisFaultProxy(
   target: string,
-  choose: () => PutRecordsFault | undefined,
+  choose: (call: PutRecordsCall) => PutRecordsFault | undefined,
   random: () => number,
 ): Promise<KinesisFaultProxy> {
   const stats: Record<string, number> = {};
@@ -83,8 +123,15 @@ export async function startKinesisFaultProxy(
           return reply(out.status, out.headers, out.body);
         }
         bump('calls');
-        proxy.onPutRecords?.('arrived');
-        const fault = choose();
+        const call = describeCall(body);
+        if (call.controls.length > 0) bump('control-calls');
+        const decision = await proxy.onPutRecords?.('arrived', call);
+        if (decision === 'drop') {
+          bump('dropped');
+          req.socket.destroy();
+          return;
+        }
+        const fault = decision ?? choose(call);
         const json = { 'content-type': 'application/x-amz-json-1.1' };
         const internal = Buffer.from(
           JSON.stringify({ __type: 'InternalFailure', message: 'injected' }),
@@ -112,7 +159,7 @@ export async function startKinesisFaultProxy(
             results = parsed.Records;
             failedCount = parsed.FailedRecordCount ?? 0;
           }
-          proxy.onPutRecords?.('landed');
+          void proxy.onPutRecords?.('landed', call);
           bump(fault.kind);
           let k = 0;
           const merged = fail.map((f) =>
@@ -131,7 +178,7 @@ export async function startKinesisFaultProxy(
           );
         }
         const out = await forward(req, body);
-        proxy.onPutRecords?.('landed');
+        void proxy.onPutRecords?.('landed', call);
         if (fault?.kind === 'landed-500') {
           bump(fault.kind);
           return reply(500, json, internal);
