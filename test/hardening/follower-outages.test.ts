@@ -124,7 +124,7 @@ describe('followers ride out a 30 s outage of each stand-in', () => {
       expect((await store.read()).lease).toBeUndefined(); // released on stop
       const text = output.text();
       const cause = {
-        convex: /Convex \/api\/document_deltas failed before a complete response: ECONNREFUSED/,
+        convex: /Convex \/api\/v1\/data\/sync failed before a complete response: ECONNREFUSED/,
         moto: /DynamoDB \w+ on BRIDGE_STATE_TABLE=fo-state-\w+ failed: connection (refused|reset)/,
         kinesalite: /Kinesis \w+ on BRIDGE_STREAM_NAME=fo-\w+ failed: connection (refused|reset)/,
       }[cut];
