@@ -16,10 +16,8 @@ import {
   lastFailure,
 } from '../aws/clients.js';
 import type { ConvexClient } from '../convex/client.js';
-import { ENV } from '../env.js';
 import type { ExportConfig } from '../export/config.js';
 import type { ExportDeps, ExportOptions } from '../export/export-changes.js';
-import type { FeedSource } from '../ports/change-feed.js';
 import { type EventPublisher, PublishError } from '../ports/event-publisher.js';
 import type { LogSink, MetricsSink } from '../ports/observability.js';
 import { connectToConvex } from './convex.js';
@@ -30,7 +28,7 @@ export async function buildExportDeps(
   sinks: { metrics: MetricsSink; log: LogSink },
 ): Promise<ExportDeps> {
   const convex = await connectToConvex(config.convex, () => createSecretsManagerClient(), sinks);
-  const { feed, autoMigrate } = await chooseSource(convex, config, sinks.log, sinks.metrics);
+  const { feed, autoMigrate } = chooseSource(convex, config, sinks);
   const kinesis = createKinesisClient();
   const publisher = explainPublishFailures(
     new KinesisEventPublisher(kinesis, {
@@ -62,37 +60,25 @@ export async function buildExportDeps(
 
 /**
  * The feed for BRIDGE_SOURCE: reads go to the source of the stored position (an export keeps its
- * source until migrated); a new export starts on Data Sync when the setting allows it and the
- * deployment serves it, asked once here (deps live as long as the warm Lambda). `autoMigrate`:
- * the exporter may move a legacy export onto Data Sync by itself.
+ * source until migrated); a new export starts on Data Sync unless the setting is legacy, and with
+ * `auto` falls back to the legacy endpoints when the deployment answers 404 (SourceChoosingFeed).
+ * `autoMigrate`: the exporter may move a legacy export onto Data Sync once by itself; on a backend
+ * without Data Sync that attempt is refused (404) and recorded, and the export stays legacy.
  */
-export async function chooseSource(
-  convex: Pick<ConvexClient, 'dataSync' | 'dataSyncServed' | 'listSnapshot' | 'documentDeltas'>,
+export function chooseSource(
+  convex: Pick<ConvexClient, 'dataSync' | 'listSnapshot' | 'documentDeltas'>,
   config: Pick<ExportConfig, 'source' | 'valueFormat'>,
-  log: LogSink,
-  metrics?: MetricsSink,
-): Promise<{ feed: SourceChoosingFeed; served: boolean | undefined; autoMigrate: boolean }> {
-  const served = config.source === 'legacy' ? undefined : await convex.dataSyncServed();
-  const chosen: FeedSource =
-    config.source === 'data-sync' || (config.source === 'auto' && served) ? 'data-sync' : 'legacy';
-  if (config.source === 'data-sync' && !served)
-    log.warn(
-      `${ENV.source}=data-sync, but this deployment answers 404 to Data Sync: a new export will fail; set ${ENV.source}=auto or legacy`,
-    );
-  log.info('export source chosen', {
-    setting: config.source,
-    dataSyncServed: served,
-    newExportsUse: chosen,
-  });
+  sinks: { log?: LogSink; metrics?: MetricsSink } = {},
+): { feed: SourceChoosingFeed; autoMigrate: boolean } {
   const feed = new SourceChoosingFeed(
     {
       legacy: new ConvexLegacyFeed(convex, config.valueFormat),
       'data-sync': new ConvexDataSyncFeed(convex, config.valueFormat),
     },
-    chosen,
-    metrics,
+    config.source,
+    sinks,
   );
-  return { feed, served, autoMigrate: served === true };
+  return { feed, autoMigrate: config.source !== 'legacy' };
 }
 
 /** Run options from config; the caller adds owner, budget, follow and signal. */

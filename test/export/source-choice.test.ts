@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ConvexLegacyFeed } from '../../shared/adapters/convex-legacy-feed.js';
 import { ConvexSourceMigration } from '../../shared/adapters/convex-source-migration.js';
 import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
+import type { SourceChoosingFeed } from '../../shared/adapters/source-choosing-feed.js';
 import { createDynamoDbClient } from '../../shared/aws/clients.js';
+import { DataSyncNotServedError } from '../../shared/convex/errors.js';
 import { loadExportConfig } from '../../shared/export/config.js';
 import { exportChanges } from '../../shared/export/export-changes.js';
 import type { FeedPage, FeedPosition, TableFilter } from '../../shared/ports/change-feed.js';
@@ -28,40 +30,58 @@ function recordingLog(): LogSink & { lines: string[] } {
 describe('choosing the source', () => {
   const rig = useExportRig();
   const { f } = rig;
-  const dataSyncRequests = () => requestsTo(f.sim, '/api/v1/data/sync');
+
+  const readStart = (feed: { read: SourceChoosingFeed['read'] }, position: FeedPosition) =>
+    feed.read(position, {
+      filter: only('sc_choice'),
+      signal: AbortSignal.timeout(5_000),
+      generation: 1,
+    });
 
   it.each([
     ['auto', true, 'data-sync', true],
-    ['auto', false, 'legacy', false],
+    ['auto', false, 'legacy', true],
     ['data-sync', true, 'data-sync', true],
-    ['data-sync', false, 'data-sync', false],
     ['legacy', true, 'legacy', false],
   ] as const)(
-    'BRIDGE_SOURCE=%s with Data Sync served=%s: new exports start on %s, autoMigrate %s',
-    async (source, served, start, autoMigrate) => {
+    'BRIDGE_SOURCE=%s with Data Sync served=%s: a new export reads %s (autoMigrate %s), asking Convex only by reading',
+    async (source, served, reads, autoMigrate) => {
       f.sim.knobs.dataSyncEnabled = served;
+      f.write([{ op: 'insert', table: 'sc_choice', doc: {} }]);
       const log = recordingLog();
-      const chosen = await chooseSource(f.client(), { source, valueFormat: 'json' }, log);
-      expect(chosen.feed.start().source).toBe(start);
+      const chosen = chooseSource(f.client(), { source, valueFormat: 'json' }, { log });
       expect(chosen.autoMigrate).toBe(autoMigrate);
-      // One probe, answered 400 (served) or 404; none at all when the setting is legacy.
-      const probes = Object.entries(dataSyncRequests());
-      expect(probes).toEqual(
-        source === 'legacy' ? [] : [[`POST /api/v1/data/sync ${served ? 400 : 404}`, 1]],
+      // Building the feed asks Convex nothing: an unreachable Convex fails a run, which the state records.
+      expect(f.sim.stats.size).toBe(0);
+      const first = (await readStart(chosen.feed, chosen.feed.start())) as FeedPage;
+      expect(first.next.source).toBe(reads);
+      expect(chosen.feed.start().source).toBe(reads);
+      // Later starts (a resync's new generation) go straight to the answer: no second 404.
+      await readStart(chosen.feed, chosen.feed.start());
+      expect(Object.entries(requestsTo(f.sim, '/api/v1/data/sync'))).toEqual(
+        source === 'legacy'
+          ? []
+          : served
+            ? [['POST /api/v1/data/sync 200', 2]]
+            : [['POST /api/v1/data/sync 404', 1]],
       );
-      expect(log.lines.some((l) => l.startsWith('warn'))).toBe(source === 'data-sync' && !served);
+      expect(log.lines.some((l) => l.includes('does not serve Data Sync'))).toBe(!served);
     },
   );
+
+  it('BRIDGE_SOURCE=data-sync on a deployment without it fails, saying which setting to change', async () => {
+    f.sim.knobs.dataSyncEnabled = false;
+    const { feed } = chooseSource(f.client(), { source: 'data-sync', valueFormat: 'json' });
+    expect(feed.start().source).toBe('data-sync');
+    const error = await readStart(feed, feed.start()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DataSyncNotServedError);
+    expect((error as Error).message).toContain('set BRIDGE_SOURCE=legacy or auto');
+  });
 
   it('reads each position with the source it belongs to, whatever new exports start on', async () => {
     f.write([{ op: 'insert', table: 'sc_dispatch', doc: { x: 1 } }]);
     const metrics = new MemoryMetrics();
-    const { feed } = await chooseSource(
-      f.client(),
-      { source: 'auto', valueFormat: 'json' },
-      silentLog,
-      metrics,
-    );
+    const { feed } = chooseSource(f.client(), { source: 'auto', valueFormat: 'json' }, { metrics });
     expect(feed.start()).toEqual({ source: 'data-sync', phase: 'snapshot' });
     const read = (position: FeedPosition) =>
       feed.read(position, {
@@ -99,10 +119,32 @@ describe('choosing the source', () => {
     expect(auto.feed.start().source).toBe('data-sync');
     expect(auto.autoMigrate).toBe(true);
     expect(auto.migration).toBeInstanceOf(ConvexSourceMigration);
-    f.sim.knobs.dataSyncEnabled = false;
-    const old = await buildExportDeps(loadExportConfig(env('auto')), sinks);
-    expect(old.feed.start().source).toBe('legacy');
-    expect(old.autoMigrate).toBe(false);
+    const legacy = await buildExportDeps(loadExportConfig(env('legacy')), sinks);
+    expect(legacy.feed.start().source).toBe('legacy');
+    expect(legacy.autoMigrate).toBe(false);
+  });
+
+  it('the export wiring builds without Convex: a run records why it could not read', async () => {
+    const config = loadExportConfig({
+      CONVEX_URL: 'http://127.0.0.1:9',
+      CONVEX_DEPLOY_KEY: DEPLOY_KEY,
+      BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
+      BRIDGE_CONVEX_TIMEOUT_MS: '1000',
+      BRIDGE_STREAM_NAME: rig.names.stream,
+      BRIDGE_STATE_TABLE: rig.names.table,
+      BRIDGE_OVERSIZE_BUCKET: rig.names.bucket,
+      BRIDGE_EXPORT_ID: 'unreachable',
+    });
+    const deps = await buildExportDeps(config, { metrics: new MemoryMetrics(), log: silentLog });
+    await expect(exportChanges(deps, rig.baseOptions())).rejects.toThrow(/ECONNREFUSED/);
+    const { state } = await new DynamoDbExportStore(
+      createDynamoDbClient(),
+      rig.names.table,
+      'unreachable',
+    ).read();
+    expect(state?.lastError?.message).toMatch(
+      /api\/v1\/data\/sync failed before a complete response/,
+    );
   });
 });
 
@@ -140,11 +182,7 @@ describe('moving a legacy export onto Data Sync', () => {
     const moved = await new ConvexSourceMigration(f.client()).migrate(from, { filter });
     if (!('position' in moved)) throw new Error(`refused: ${moved.refused}`);
     expect(moved.position).toMatchObject({ source: 'data-sync', phase: 'changes' });
-    const { feed } = await chooseSource(
-      f.client(),
-      { source: 'auto', valueFormat: 'json' },
-      silentLog,
-    );
+    const { feed } = chooseSource(f.client(), { source: 'auto', valueFormat: 'json' });
     const page = (await feed.read(moved.position, {
       filter,
       signal: AbortSignal.timeout(5_000),
@@ -209,10 +247,11 @@ describe('moving a legacy export onto Data Sync', () => {
     });
   });
 
-  it('an exporter with BRIDGE_SOURCE=auto moves a following legacy export once, under writes, losing and repeating nothing', async () => {
+  /** Runs the exporter as wired from the environment on a fresh stream and export id. */
+  const wiredExport = async (table: string) => {
     const { stream, exportId } = await rig.fresh();
-    const env = (source: string) =>
-      loadExportConfig({
+    const run = async (source: string) => {
+      const config = loadExportConfig({
         CONVEX_URL: f.sim.url,
         CONVEX_DEPLOY_KEY: DEPLOY_KEY,
         BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
@@ -220,14 +259,41 @@ describe('moving a legacy export onto Data Sync', () => {
         BRIDGE_STATE_TABLE: rig.names.table,
         BRIDGE_OVERSIZE_BUCKET: rig.names.bucket,
         BRIDGE_EXPORT_ID: exportId,
-        BRIDGE_INCLUDE_TABLES: 'mig_e2e',
+        BRIDGE_INCLUDE_TABLES: table,
         BRIDGE_SOURCE: source,
       });
-    const run = async (source: string) => {
-      const config = env(source);
       const deps = await buildExportDeps(config, { metrics: new MemoryMetrics(), log: silentLog });
       return exportChanges(deps, rig.baseOptions({ filter: config.filter }));
     };
+    return { stream, exportId, run };
+  };
+
+  it('an exporter with BRIDGE_SOURCE=auto on a backend without Data Sync records the refusal once and stays legacy', async () => {
+    const { run } = await wiredExport('mig_old');
+    f.write([{ op: 'insert', table: 'mig_old', doc: {} }]);
+    expect(await run('legacy')).toMatchObject({ status: 'caught-up' });
+    f.sim.knobs.dataSyncEnabled = false;
+    f.write([{ op: 'insert', table: 'mig_old', doc: {} }]);
+    const kept = await run('auto');
+    expect(kept).toMatchObject({
+      status: 'caught-up',
+      events: 1,
+      state: {
+        position: { source: 'legacy', phase: 'deltas' },
+        migration: {
+          outcome: 'refused',
+          reason: expect.stringMatching(/does not serve Data Sync/),
+        },
+      },
+    });
+    await run('auto');
+    expect(requestsTo(f.sim, '/api/data_sync_cursor_from_deltas')).toEqual({
+      'POST /api/data_sync_cursor_from_deltas 404': 1,
+    });
+  });
+
+  it('an exporter with BRIDGE_SOURCE=auto moves a following legacy export once, under writes, losing and repeating nothing', async () => {
+    const { stream, exportId, run } = await wiredExport('mig_e2e');
     const { ids } = f.write(
       Array.from({ length: 30 }, (_, i) => ({
         op: 'insert' as const,
