@@ -35,7 +35,7 @@ export interface KinesisFaultProxy {
     | ((
         phase: 'arrived' | 'landed',
         call: PutRecordsCall,
-      ) => ArrivalDecision | void | Promise<ArrivalDecision>)
+      ) => ArrivalDecision | Promise<ArrivalDecision>)
     | undefined;
   close(): Promise<void>;
 }
