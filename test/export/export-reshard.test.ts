@@ -8,6 +8,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
 import { useExportRig } from './rig.js';
+import { SOURCES, verifyExport } from './verify-stream.js';
 
 /**
  * Resharding between a crash and its recovery (docs/events.md, "Effectively once"): a run
@@ -16,9 +17,10 @@ import { useExportRig } from './rig.js';
  * end) and skip it, then write on to the child shards (which the mark does not list) keeping
  * every document's order.
  */
-describe('export across a reshard after a crash', () => {
+describe.each(SOURCES)('export from the %s source across a reshard after a crash', (api) => {
   const rig = useExportRig();
   const { f } = rig;
+  const verify = (options: Parameters<typeof verifyExport>[2]) => verifyExport(rig, api, options);
 
   const shardsOf = async (stream: string): Promise<Shard[]> =>
     (await rig.kinesis().send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
@@ -45,8 +47,10 @@ describe('export across a reshard after a crash', () => {
     const { ids } = f.write(
       Array.from({ length: 40 }, (_, i) => ({ op: 'insert' as const, table, doc: { i, step: 1 } })),
     );
-    expect((await rig.run({ filter }, { stream, exportId, tail: true })).status).toBe('caught-up');
-    const before = (await rig.verify({ stream, exportId, filter })).state;
+    expect((await rig.run({ filter }, { stream, exportId, api, tail: true })).status).toBe(
+      'caught-up',
+    );
+    const before = (await verify({ stream, exportId, filter })).state;
     expect(before.streamMark).toBeDefined();
     expect(Object.keys(before.streamMark?.shards ?? {}).sort()).toEqual(
       (await shardsOf(stream)).map((s) => s.ShardId).sort(),
@@ -59,7 +63,10 @@ describe('export across a reshard after a crash', () => {
     const key = (r: { shardId: string; sequenceNumber: string }) =>
       `${r.shardId}/${r.sequenceNumber}`;
     const landedBefore = new Set((await readWholeStream(rig.kinesis(), stream)).map(key));
-    const crashed = await rig.runWithoutCheckpoints({ filter }, { stream, exportId, tail: true });
+    const crashed = await rig.runWithoutCheckpoints(
+      { filter },
+      { stream, exportId, api, tail: true },
+    );
     expect(crashed.outcome.status).toBe('caught-up');
     const real = crashed.store;
     const unsaved = (await readWholeStream(rig.kinesis(), stream)).filter(
@@ -87,11 +94,13 @@ describe('export across a reshard after a crash', () => {
     f.write(
       Array.from({ length: 10 }, (_, i) => ({ op: 'insert' as const, table, doc: { i, step: 4 } })),
     );
-    expect((await rig.run({ filter }, { stream, exportId, tail: true })).status).toBe('caught-up');
+    expect((await rig.run({ filter }, { stream, exportId, api, tail: true })).status).toBe(
+      'caught-up',
+    );
 
     // verify() fails on any lost event, invented event or per-document order break (it checks
     // the stream against the simulator's history); duplicates are counted.
-    const result = await rig.verify({ stream, exportId, filter });
+    const result = await verify({ stream, exportId, filter });
     // Every parent is read after its mark to its end before the children, and the children hold
     // nothing of ours yet at recovery time: every unsaved event is found and skipped, so the
     // design promises no repeat at all.
@@ -143,7 +152,7 @@ describe('export across a reshard after a crash', () => {
 
     const result = await recoverAndVerify(stream, exportId, table, ids, filter, unsaved, children);
     process.stdout.write(
-      `RESHARD split: ${unsaved} unsaved events found in the parents, ${result.duplicates} duplicates, ${result.unique} events\n`,
+      `RESHARD split (${api}): ${unsaved} unsaved events found in the parents, ${result.duplicates} duplicates, ${result.unique} events\n`,
     );
   });
 
@@ -182,7 +191,7 @@ describe('export across a reshard after a crash', () => {
       child.ShardId,
     ]);
     process.stdout.write(
-      `RESHARD merge: ${unsaved} unsaved events found in the parents, ${result.duplicates} duplicates, ${result.unique} events\n`,
+      `RESHARD merge (${api}): ${unsaved} unsaved events found in the parents, ${result.duplicates} duplicates, ${result.unique} events\n`,
     );
   });
 });
