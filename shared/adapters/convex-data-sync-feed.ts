@@ -58,9 +58,11 @@ export class ConvexDataSyncFeed implements ChangeFeed {
       const copying = snapshotting || position.phase === 'snapshot';
       const snapshotTs = status.type === 'snapshotting' ? undefined : status.snapshotTs;
       const events: StreamEvent[] = [];
-      // Named by the request's cursor: a replay of the same request gives the same eventIds.
+      // Named by the sync and the request's cursor: a replay of the same request gives the same
+      // eventIds, and a new sync (a cold start again after a crash) new ones, so its truncates
+      // are published (and its documents after them) instead of taken for the old sync's.
       const at = `c${createHash('sha256')
-        .update(position.cursor ?? '')
+        .update(`${page.syncId}\n${position.cursor ?? ''}`)
         .digest('hex')
         .slice(0, 16)}`;
       for (const t of page.truncates) {

@@ -123,6 +123,7 @@ export async function exportChanges(
   if (!(await migrateOnce(deps, run, options)))
     return { status: 'lease-lost', pages: 0, events: 0 };
   const landed: Map<string, ShardPosition> = recovery.landed;
+  const truncatedTables = new Set<string>();
   let mark = run.state.streamMark;
   let passedSinceRecovery = 0;
   const lifecycle = new StreamLifecycle(deps, {
@@ -177,7 +178,7 @@ export async function exportChanges(
           const fresh =
             landed.size === 0
               ? decorated.events
-              : unlanded(decorated.events, landed, skipped, landedCopies);
+              : unlanded(decorated.events, landed, skipped, landedCopies, truncatedTables);
           // Ctrl-C lets the batch finish; only the Lambda deadline may cut a publish short (no checkpoint then).
           const published = await deps.publisher.publish(fresh, publishDeadline(options), {
             landedCopies,

@@ -6,18 +6,29 @@ import { type ControlCopy, isLandedControl, type ShardPosition } from '../ports/
  * dropped (its position goes to `skipped`). A control event found is kept, since its copies may
  * cover only some shards: its copies go to `copies` (for the publisher, which then writes only
  * to the shards they leave uncovered) and their positions to `skipped`.
+ *
+ * A truncate the stream does not hold yet empties its table in consumers when it lands, so a
+ * document of that table found in the stream after it in this replay is published again: a
+ * replay that is not a copy of what crashed (Data Sync's new sync after a crash before its first
+ * checkpoint) must not leave those documents only before the truncate. `truncated` keeps the
+ * tables (`component/table`) across the batches of one run.
  */
 export function unlanded(
   events: readonly StreamEvent[],
   landed: Map<string, ShardPosition>,
   skipped: ShardPosition[],
   copies?: Map<string, readonly ControlCopy[]>,
+  truncated: Set<string> = new Set(),
 ): readonly StreamEvent[] {
   return events.filter((e) => {
     const at = landed.get(e.eventId);
-    if (at === undefined) return true;
+    if (at === undefined) {
+      if (e.op === 'truncate') truncated.add(`${e.component}/${e.table}`);
+      return true;
+    }
     landed.delete(e.eventId);
     if (!isControlEvent(e)) {
+      if (truncated.has(`${e.component}/${e.table}`)) return true;
       skipped.push(at);
       return false;
     }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -145,11 +146,19 @@ describe('Data Sync feed over the simulator', () => {
     const b = a === 'dsf_trunc_a' ? 'dsf_trunc_b' : 'dsf_trunc_a';
     expect(kinds(first)).toEqual([`truncate ${a}`, `truncate ${b}`, `snapshot ${a}`]);
     expect(first.events[0]).toMatchObject({ op: 'truncate', cause: 'source', generation: 3 });
-    // Named by the request's cursor (none: 'c' + sha256('') → e3b0c44298fc1c14) and the generation.
+    // Named by the sync, the request's cursor (none) and the generation.
+    const named = (syncId: string, cursor: string) =>
+      `c${createHash('sha256').update(`${syncId}\n${cursor}`).digest('hex').slice(0, 16)}`;
+    const coldStart = named(first.sourceStatus?.syncId as string, '');
     expect(first.events.slice(0, 2).map((e) => e.eventId)).toEqual([
-      `truncate:/${a}@ce3b0c44298fc1c14/g3`,
-      `truncate:/${b}@ce3b0c44298fc1c14/g3`,
+      `truncate:/${a}@${coldStart}/g3`,
+      `truncate:/${b}@${coldStart}/g3`,
     ]);
+    // A cold start again (a new sync, as after a crash before the first checkpoint) names its
+    // truncates anew, so recovery cannot take them for the first sync's.
+    const again = await read(DATA_SYNC_START, filter, { generation: 3 });
+    expect(again.sourceStatus?.syncId).not.toBe(first.sourceStatus?.syncId);
+    expect(again.events[0]?.eventId).not.toBe(first.events[0]?.eventId);
     // This page completes the copy: its status is no longer snapshotting, but it was read from a
     // copying position, so its documents still belong to the copy.
     const second = await read(first.next, filter, { generation: 3 });
@@ -164,7 +173,7 @@ describe('Data Sync feed over the simulator', () => {
     expect(kinds(third)).toEqual(['truncate dsf_trunc_c']);
     const id = third.events[0]?.eventId as string;
     expect(id).toMatch(/^truncate:\/dsf_trunc_c@c[0-9a-f]{16}\/g3$/);
-    expect(id).not.toContain('@ce3b0c44298fc1c14');
+    expect(id).not.toContain(`@${coldStart}`);
     // Replayed after a crash before the checkpoint: the same eventIds, so recovery finds them.
     expect(replay.events.map((e) => e.eventId)).toEqual(third.events.map((e) => e.eventId));
   });

@@ -305,12 +305,12 @@ describe.each(SOURCES)('export from the %s source under failure', (api) => {
    * A run publishes the first page of the copy and dies before its checkpoint; a document it
    * published is deleted before the next run, which recovers effectively once (the stream tail,
    * as the wiring does). Legacy: it resumes the pinned snapshot, so the delete comes as a change.
-   * Data Sync: nothing was saved, so it starts a new sync; the first attempt's truncate and
-   * documents are found in the stream and skipped, and no event ever removes the deleted one.
-   * That is a known bug (reported with its reproduction): `it.fails` until it is fixed, then
-   * this marker fails and goes.
+   * Data Sync: nothing was saved, so it starts a new sync, whose truncates are named by the new
+   * sync and so published again, with the documents after them (found or not): the truncate
+   * removes the deleted one in consumers. (Before that fix, the first attempt's truncate and
+   * documents were found and skipped, and no event ever removed the deleted one.)
    */
-  (api === 'legacy' ? it : it.fails)(
+  it(
     'after a crash before the first checkpoint, a document deleted in between does not survive in consumers',
     async () => {
       const { stream, exportId } = await rig.fresh();
