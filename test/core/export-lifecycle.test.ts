@@ -5,6 +5,7 @@ import {
   type StreamEvent,
 } from '../../shared/events/change-event.js';
 import { ExportResyncRequiredError } from '../../shared/export/export-changes.js';
+import { unlanded } from '../../shared/export/skip-landed.js';
 import type { FeedPosition, SourceMigration } from '../../shared/ports/change-feed.js';
 import type { StreamTail } from '../../shared/ports/event-publisher.js';
 import type { SchemaSource, TableClear, TableClearLog } from '../../shared/ports/lifecycle.js';
@@ -442,5 +443,47 @@ describe('recovery that could not read every shard to its tip', () => {
     // Replayed document events come before the control event's second copy.
     const second = publisher.published.lastIndexOf(copies[1] as StreamEvent);
     expect(publisher.published.slice(second + 1).filter((e) => !isControlEvent(e))).toEqual([]);
+  });
+});
+
+describe('skipping what landed, around a truncate still to publish', () => {
+  const doc = (id: string, table = 'users'): StreamEvent => ({
+    v: 1,
+    op: 'snapshot',
+    generation: 1,
+    component: '',
+    table,
+    id,
+    ts: '1718000000000000001',
+    eventId: `${id}@1718000000000000001`,
+    doc: { _id: id },
+  });
+  const truncate = (table: string): StreamEvent => ({
+    v: 1,
+    op: 'truncate',
+    generation: 1,
+    eventId: `truncate:/${table}@cnew/g1`,
+    component: '',
+    table,
+    cause: 'source',
+  });
+
+  it('publishes found documents of that table again after it, and still skips the others', () => {
+    const landed = new Map(
+      ['a', 'b', 'o'].map((id, i) => [`${id}@1718000000000000001`, { shard: 's', seq: String(i) }]),
+    );
+    const skipped: { shard: string; seq: string }[] = [];
+    const truncated = new Set<string>();
+
+    const first = unlanded([truncate('users'), doc('a')], landed, skipped, undefined, truncated);
+    const second = unlanded([doc('b'), doc('o', 'orders')], landed, skipped, undefined, truncated);
+
+    expect(first.map((e) => e.eventId)).toEqual([
+      'truncate:/users@cnew/g1',
+      'a@1718000000000000001',
+    ]);
+    expect(second.map((e) => e.eventId)).toEqual(['b@1718000000000000001']);
+    expect(skipped).toEqual([{ shard: 's', seq: '2' }]);
+    expect(landed.size).toBe(0);
   });
 });
