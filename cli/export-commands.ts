@@ -17,7 +17,7 @@ import {
   lagSeconds,
 } from '../shared/export/export-changes.js';
 import { type ExportState, initialExportState } from '../shared/export/export-state.js';
-import { nextGeneration } from '../shared/export/generation.js';
+import { nextGeneration, positionTs } from '../shared/export/generation.js';
 import type { FeedPosition } from '../shared/ports/change-feed.js';
 import { MemoryMetrics } from '../shared/ports/observability.js';
 import {
@@ -74,7 +74,8 @@ function heartbeat(
   const lag = metrics.last.get('LagSeconds');
   if (lag !== undefined) parts.push(`lag ${decimal(lag)} s at the last publish`);
   const p = state?.position;
-  if (p?.phase === 'deltas') parts.push(`cursor age ${decimal(lagSeconds(now, p.deltaCursor))} s`);
+  const cursorTs = state && p?.phase !== 'snapshot' ? positionTs(state) : undefined;
+  if (cursorTs !== undefined) parts.push(`cursor age ${decimal(lagSeconds(now, cursorTs))} s`);
   parts.push(`phase ${p?.phase ?? 'starting'}`);
   if (waitingSince !== undefined)
     parts.push(`waiting for a service for ${seconds(now - waitingSince)}`);

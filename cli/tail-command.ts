@@ -7,6 +7,7 @@ import {
 import { z } from 'zod';
 import { createKinesisClient, endpointFor } from '../shared/aws/clients.js';
 import { parseEnv } from '../shared/config/parse-env.js';
+import { isControlEvent } from '../shared/events/change-event.js';
 import { EXIT } from './output.js';
 
 const schema = z.object({
@@ -17,6 +18,8 @@ const schema = z.object({
 interface Seen {
   records: number;
   printed: number;
+  /** Records that are copies of control events (docs/events.md). */
+  controls: number;
   readonly tables: Set<string>;
 }
 
@@ -43,7 +46,7 @@ export async function tailCommand(flags: {
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const seen: Seen = { records: 0, printed: 0, tables: new Set() };
+  const seen: Seen = { records: 0, printed: 0, controls: 0, tables: new Set() };
   let shardCount = 0;
   try {
     const shards =
@@ -58,7 +61,13 @@ export async function tailCommand(flags: {
         tailShard(kinesis, streamName, s.ShardId as string, start, flags, seen, stop.signal),
       ),
     );
-    note(`read ${seen.records} records from stream ${streamName} (${shardsText}) ${where}`);
+    const controls =
+      seen.controls > 0
+        ? ` (${seen.controls} of them control-event copies: one per shard for each control event)`
+        : '';
+    note(
+      `read ${seen.records} records${controls} from stream ${streamName} (${shardsText}) ${where}`,
+    );
     if (flags.table !== undefined && seen.printed === 0) {
       const tables = [...seen.tables].sort();
       note(
@@ -104,7 +113,8 @@ async function tailShard(
       const line = Buffer.from(record.Data ?? []).toString('utf8');
       seen.records++;
       // The table filter reads only the envelope; the line is printed exactly as stored.
-      const table = tableOf(line);
+      const { table, control } = envelopeOf(line);
+      if (control) seen.controls++;
       if (table !== undefined) seen.tables.add(table);
       if (flags.table !== undefined && table !== flags.table) continue;
       seen.printed++;
@@ -118,11 +128,14 @@ async function tailShard(
   }
 }
 
-function tableOf(line: string): string | undefined {
+function envelopeOf(line: string): { table: string | undefined; control: boolean } {
   try {
-    const table = (JSON.parse(line) as { table?: unknown }).table;
-    return typeof table === 'string' ? table : undefined;
+    const event = JSON.parse(line) as { table?: unknown; op?: unknown };
+    return {
+      table: typeof event.table === 'string' ? event.table : undefined,
+      control: typeof event.op === 'string' && isControlEvent({ op: event.op }),
+    };
   } catch {
-    return undefined;
+    return { table: undefined, control: false };
   }
 }

@@ -88,6 +88,10 @@ export class ConvexExport extends Construct {
     cursorAge: Metric;
     /** Data Sync's own status: snapshotting (maximum) and up to date (average share of pages). */
     source: Metric[];
+    /** Truncates, schema changes, generations started and all control events (sums). */
+    lifecycle: Metric[];
+    /** The cursor's age as a percentage of Convex's retention window. */
+    retentionUsed: Metric;
   };
   /** What the CLI needs to run this export by hand: the exporter's settings, no secret value. */
   readonly environment: Readonly<Record<string, string>>;
@@ -184,6 +188,13 @@ export class ConvexExport extends Construct {
         metric(METRICS.sourceSnapshotting, 'Maximum'),
         metric(METRICS.sourceUpToDate, 'Average'),
       ],
+      lifecycle: [
+        METRICS.truncates,
+        METRICS.schemaChanges,
+        METRICS.resyncStarted,
+        METRICS.controlEvents,
+      ].map((n) => metric(n, 'Sum')),
+      retentionUsed: metric(METRICS.cursorRetentionUsed, 'Maximum'),
     };
     const label = exportId !== undefined ? `[${exportId}] ` : '';
     const alarm = (name: string, metric: Metric, threshold: number, description: string) =>
@@ -210,7 +221,7 @@ export class ConvexExport extends Construct {
       'ResyncRequired',
       metric(METRICS.resyncRequired, 'Sum'),
       1,
-      'Convex refused the cursor; run `npx convex-bridge resync`.',
+      'Convex refused the export cursor as too old: a new generation started (resync) or the export stopped (stop); see docs/runbook.md#resyncrequired.',
     );
   }
 }

@@ -129,6 +129,18 @@ export class BridgeStack extends Stack {
             left: [exp.metrics.cursorAge],
             width: 8,
           }),
+          // Data Sync's own status: 1 while copying (snapshotting), share of pages caught up.
+          new GraphWidget({ title: title('Data Sync status'), left: exp.metrics.source, width: 8 }),
+          new GraphWidget({
+            title: title('Lifecycle events'),
+            left: exp.metrics.lifecycle,
+            width: 8,
+          }),
+          new GraphWidget({
+            title: title('Cursor age (% of retention)'),
+            left: [exp.metrics.retentionUsed],
+            width: 8,
+          }),
         );
         output(outputOf('StreamName', d), exp.stream.streamName, 'Kinesis stream of change events');
         output(outputOf('StreamArn', d), exp.stream.streamArn, 'ARN of the change stream');

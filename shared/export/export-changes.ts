@@ -297,9 +297,11 @@ async function migrateOnce(
     });
   }
   deps.log.info('moved the export onto Data Sync without a re-copy', { from: p.deltaCursor });
+  // The Data Sync cursor is opaque: its log time is the delta cursor's until a page says more.
   return run.save({
     ...state,
     position: outcome.position,
+    cursorTs: p.deltaCursor,
     migration: { at, outcome: 'migrated' },
     updatedAt: at,
   });

@@ -371,6 +371,8 @@ describe('moving a legacy export onto Data Sync', () => {
     expect(await r.stored()).toMatchObject({
       position: migrated,
       migration: { outcome: 'migrated' },
+      // The opaque cursor's log time is the delta cursor's until a Data Sync page says more.
+      cursorTs: log.head(),
     });
   });
 
