@@ -185,3 +185,57 @@ describe('schema events', () => {
     }
   });
 });
+
+describe('a cleared and a replaced table, no resync', () => {
+  it('on Data Sync: consumers replaying the stream end with exactly Convex’s final state', async () => {
+    const { stream, exportId } = await rig.fresh(4);
+    const tables = ['cr_ds_kept', 'cr_ds_cleared', 'cr_ds_replaced'];
+    for (const table of tables)
+      f.write(Array.from({ length: 20 }, (_, i) => ({ op: 'insert' as const, table, doc: { i } })));
+    const options: Partial<ExportOptions> = { filter: { includeTables: tables } };
+    const deps = { stream, exportId, tail: true, lifecycle: true, api: 'data-sync' } as const;
+    await rig.run(options, deps);
+
+    await rig.convex().clearTables(['cr_ds_cleared']);
+    f.write([{ op: 'insert', table: 'cr_ds_cleared', doc: { after: 1 } }]);
+    replaceTable(f.sim.deployment, 'cr_ds_replaced', [{ fresh: 1 }, { fresh: 2 }]);
+    f.write([{ op: 'insert', table: 'cr_ds_kept', doc: { late: true } }]);
+    await rig.run(options, deps);
+
+    const consumed = await consumeWholeStream(rig.kinesis(), rig.s3, stream);
+    const ours = (_c: string, table: string) => tables.includes(table);
+    expect(consumed.state).toEqual(convexState(f.sim.deployment, ours));
+    expect([...consumed.state.keys()].filter((k) => k.includes('/cr_ds_replaced/'))).toHaveLength(
+      2,
+    );
+  });
+
+  it('on the legacy source: a replace by another tool is not signalled (documented); the bridge’s own clear-tables is', async () => {
+    const { stream, exportId } = await rig.fresh(2);
+    const tables = ['cr_lg_cleared', 'cr_lg_replaced'];
+    for (const table of tables)
+      f.write(Array.from({ length: 10 }, (_, i) => ({ op: 'insert' as const, table, doc: { i } })));
+    const options: Partial<ExportOptions> = { filter: { includeTables: tables } };
+    const deps = { stream, exportId, tail: true, lifecycle: true, api: 'legacy' } as const;
+    await rig.run(options, deps);
+
+    await rig.clearLog(exportId).record({
+      component: '',
+      table: 'cr_lg_cleared',
+      before: await convexNow(),
+      recordedAt: new Date().toISOString(),
+    });
+    await rig.convex().clearTables(['cr_lg_cleared']);
+    replaceTable(f.sim.deployment, 'cr_lg_replaced', [{ fresh: 1 }]);
+    await rig.run(options, deps);
+
+    const consumed = await consumeWholeStream(rig.kinesis(), rig.s3, stream);
+    const inTable = (table: string) =>
+      [...consumed.state.keys()].filter((k) => k.includes(`/${table}/`)).length;
+    // The clear through the bridge reached consumers as a truncate...
+    expect(inTable('cr_lg_cleared')).toBe(0);
+    // ...the replace did not: the 10 old rows stay beside the new one (docs/events.md, "Not
+    // signalled"); Data Sync or a resync is the remedy.
+    expect(inTable('cr_lg_replaced')).toBe(11);
+  });
+});
