@@ -1,6 +1,6 @@
 import { ConvexDataSyncFeed } from '../shared/adapters/convex-data-sync-feed.js';
 import { serverSelection } from '../shared/adapters/convex-legacy-feed.js';
-import type { StreamEvent } from '../shared/events/change-event.js';
+import { isChangeEvent, type StreamEvent } from '../shared/events/change-event.js';
 import type {
   ChangeFeed,
   FeedPage,
@@ -26,7 +26,7 @@ export interface DataSyncThroughput {
   readonly fetchOnly: Measured;
   readonly publishOnly: Measured;
   readonly ours: Measured;
-  /** Of the events, the truncates Data Sync sends as a table enters the sync (control events). */
+  /** Truncates Data Sync sent as the table entered the sync: published, not counted in `events`. */
   readonly truncates: number;
   readonly oursVsFetchOnly: number;
   /** ours / min(fetch-only, publish-only). */
@@ -88,7 +88,12 @@ async function fetchOnly(ctx: BenchContext, phase: DataSyncPhase) {
     }
   });
   const events = pages.flat();
-  return { measured: measured(events.length, seconds, pages.length), events };
+  const documents = events.filter(isChangeEvent).length;
+  return {
+    measured: measured(documents, seconds, pages.length),
+    events,
+    truncates: events.filter((e) => e.op === 'truncate').length,
+  };
 }
 
 /** The exporter itself on Data Sync, with the legacy row's publisher and settings. */
@@ -101,8 +106,8 @@ async function ours(ctx: BenchContext, phase: DataSyncPhase): Promise<Measured> 
 
 /**
  * The Data Sync rows, on the same seeded deployment as the legacy ones: every variant must move
- * the events fetch-only fetched, and those must be the deployment's documents (snapshot) or the
- * legacy feed's change count (`expected`).
+ * the document events fetch-only fetched, and those must be the deployment's documents (snapshot)
+ * or the legacy feed's change count (`expected`).
  */
 export async function dataSyncThroughput(
   ctx: BenchContext,
@@ -110,23 +115,25 @@ export async function dataSyncThroughput(
   expected: number,
 ): Promise<DataSyncThroughput> {
   const fetched = await fetchOnly(ctx, phase);
-  const truncates = fetched.events.filter((e) => e.op === 'truncate').length;
-  if (fetched.measured.events - truncates !== expected)
+  const documents = fetched.measured.events;
+  if (documents !== expected)
     throw new Error(
-      `data sync ${phase}: fetched ${fetched.measured.events - truncates} changes, expected ${expected}`,
+      `data sync ${phase}: fetched ${documents} document events, expected ${expected}`,
     );
-  const publish = await publishOnly(ctx, fetched.events);
+  // Rates count document events, as the exporter's outcome does; the truncates go out too.
+  const published = await publishOnly(ctx, fetched.events);
+  const publish = measured(documents, published.seconds);
   const our = await ours(ctx, phase);
-  if (our.events !== fetched.measured.events)
+  if (our.events !== documents)
     throw new Error(
-      `data sync ${phase} ours: moved ${our.events} events, fetched ${fetched.measured.events}`,
+      `data sync ${phase} ours: moved ${our.events} document events, fetched ${documents}`,
     );
   return {
     phase,
     fetchOnly: fetched.measured,
     publishOnly: publish,
     ours: our,
-    truncates,
+    truncates: fetched.truncates,
     oursVsFetchOnly: our.eventsPerSecond / fetched.measured.eventsPerSecond,
     oursVsCeiling:
       our.eventsPerSecond / Math.min(fetched.measured.eventsPerSecond, publish.eventsPerSecond),

@@ -28,7 +28,7 @@ export function markdownReport(r: BenchResults): string {
   }
   lines.push(
     '',
-    '**Export throughput on Data Sync** (events/s; the same deployment and documents, in the same run; events include the truncate a table sends as it enters the sync)',
+    '**Export throughput on Data Sync** (document events/s; the same deployment and documents, in the same run; the truncate a table sends as it enters the sync is published too)',
     '',
     '| phase | events | fetch-only ceiling | publish-only ceiling | ours | ours / fetch-only | ours / min(ceilings) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -36,7 +36,7 @@ export function markdownReport(r: BenchResults): string {
   for (const t of r.dataSyncThroughput) {
     const phase = t.phase === 'snapshot' ? 'snapshot (to first consistent page)' : 'changes';
     const truncates =
-      t.truncates > 0 ? ` (${n(t.truncates)} truncate${t.truncates === 1 ? '' : 's'})` : '';
+      t.truncates > 0 ? ` (+ ${n(t.truncates)} truncate${t.truncates === 1 ? '' : 's'})` : '';
     lines.push(
       `| ${phase} | ${n(t.ours.events)}${truncates} | ${n(t.fetchOnly.eventsPerSecond)} | ${n(t.publishOnly.eventsPerSecond)} | **${n(t.ours.eventsPerSecond)}** | ${ratio(t.oursVsFetchOnly)} | ${ratio(t.oursVsCeiling)} |`,
     );
