@@ -310,45 +310,42 @@ describe.each(SOURCES)('export from the %s source under failure', (api) => {
    * removes the deleted one in consumers. (Before that fix, the first attempt's truncate and
    * documents were found and skipped, and no event ever removed the deleted one.)
    */
-  it(
-    'after a crash before the first checkpoint, a document deleted in between does not survive in consumers',
-    async () => {
-      const { stream, exportId } = await rig.fresh();
-      const filter = { includeTables: ['ff_pin'] };
-      const { ids } = f.write(
-        Array.from({ length: 120 }, (_, i) => ({
-          op: 'insert' as const,
-          table: 'ff_pin',
-          doc: { i },
-        })),
-      );
-      const deps = rig.deps({ stream, exportId, api, tail: true });
-      const publish = deps.publisher.publish.bind(deps.publisher);
-      deps.publisher.publish = async (events, signal) => {
-        await publish(events, signal); // the first page reaches the stream...
-        throw new Error('simulated crash'); // ...and the process dies before checkpointing it
-      };
-      await expect(exportChanges(deps, rig.baseOptions({ filter }))).rejects.toThrow(
-        'simulated crash',
-      );
-      // Between the crash and the restart a document that was already published is deleted.
-      const firstPage = await parseRecords(await readWholeStream(rig.kinesis(), stream), rig.s3);
-      const published = firstPage.find((r) => r.event.op === 'snapshot')?.event.id as string;
-      expect(ids).toContain(published);
-      f.write([{ op: 'delete', id: published }]);
-      const outcome = await rig.run({ filter }, { stream, exportId, api, tail: true });
-      expect(outcome.status).toBe('caught-up');
-      // verify() also replays the stream through the reference consumer: the document is gone.
-      const result = await verify({ stream, exportId, filter });
-      if (api !== 'legacy') return;
-      // The resumed snapshot is the pinned one, so the delete arrives as a change event, and
-      // what the crashed run published is found and not published again.
-      expect(result.records.some((r) => r.event.id === published && r.event.op === 'delete')).toBe(
-        true,
-      );
-      expect(result.duplicates).toBe(0);
-    },
-  );
+  it('after a crash before the first checkpoint, a document deleted in between does not survive in consumers', async () => {
+    const { stream, exportId } = await rig.fresh();
+    const filter = { includeTables: ['ff_pin'] };
+    const { ids } = f.write(
+      Array.from({ length: 120 }, (_, i) => ({
+        op: 'insert' as const,
+        table: 'ff_pin',
+        doc: { i },
+      })),
+    );
+    const deps = rig.deps({ stream, exportId, api, tail: true });
+    const publish = deps.publisher.publish.bind(deps.publisher);
+    deps.publisher.publish = async (events, signal) => {
+      await publish(events, signal); // the first page reaches the stream...
+      throw new Error('simulated crash'); // ...and the process dies before checkpointing it
+    };
+    await expect(exportChanges(deps, rig.baseOptions({ filter }))).rejects.toThrow(
+      'simulated crash',
+    );
+    // Between the crash and the restart a document that was already published is deleted.
+    const firstPage = await parseRecords(await readWholeStream(rig.kinesis(), stream), rig.s3);
+    const published = firstPage.find((r) => r.event.op === 'snapshot')?.event.id as string;
+    expect(ids).toContain(published);
+    f.write([{ op: 'delete', id: published }]);
+    const outcome = await rig.run({ filter }, { stream, exportId, api, tail: true });
+    expect(outcome.status).toBe('caught-up');
+    // verify() also replays the stream through the reference consumer: the document is gone.
+    const result = await verify({ stream, exportId, filter });
+    if (api !== 'legacy') return;
+    // The resumed snapshot is the pinned one, so the delete arrives as a change event, and
+    // what the crashed run published is found and not published again.
+    expect(result.records.some((r) => r.event.id === published && r.event.op === 'delete')).toBe(
+      true,
+    );
+    expect(result.duplicates).toBe(0);
+  });
 });
 
 describe('export lease (either source)', () => {
