@@ -137,7 +137,11 @@ export class KinesisStreamTail implements StreamTail {
           list.push({ shard: shardId, seq: r.sequenceNumber, range: toHashKeyRange(range) });
           copies.set(seen.eventId, list);
         } else if (ancestorsRead && !found.has(seen.eventId))
-          found.set(seen.eventId, { shard: shardId, seq: r.sequenceNumber });
+          found.set(seen.eventId, {
+            shard: shardId,
+            seq: r.sequenceNumber,
+            ...(seen.table !== undefined ? { table: seen.table } : {}),
+          });
       }
     }
     for (const [eventId, list] of copies) {
@@ -205,8 +209,14 @@ const fullRange: HashKeyRange = { start: '0', end: (2n ** 128n - 1n).toString() 
  */
 function identify(
   data: Uint8Array,
-): { eventId: string; control: boolean; range?: HashKeyRange } | undefined {
-  let parsed: { eventId?: unknown; op?: unknown; hashKeyRange?: unknown };
+): { eventId: string; control: boolean; range?: HashKeyRange; table?: string } | undefined {
+  let parsed: {
+    eventId?: unknown;
+    op?: unknown;
+    hashKeyRange?: unknown;
+    component?: unknown;
+    table?: unknown;
+  };
   try {
     parsed = JSON.parse(Buffer.from(data).toString('utf8')) as typeof parsed;
   } catch {
@@ -214,7 +224,9 @@ function identify(
   }
   if (typeof parsed.eventId !== 'string') return undefined;
   if (typeof parsed.op !== 'string' || !isControlEvent({ op: parsed.op }))
-    return { eventId: parsed.eventId, control: false };
+    return typeof parsed.component === 'string' && typeof parsed.table === 'string'
+      ? { eventId: parsed.eventId, control: false, table: `${parsed.component}/${parsed.table}` }
+      : { eventId: parsed.eventId, control: false };
   const range = parsed.hashKeyRange as Partial<HashKeyRange> | undefined;
   const key = (k: unknown): k is string => typeof k === 'string' && /^\d{1,39}$/.test(k);
   return key(range?.start) && key(range?.end)

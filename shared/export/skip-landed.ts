@@ -10,8 +10,10 @@ import { type ControlCopy, isLandedControl, type ShardPosition } from '../ports/
  * A truncate the stream does not hold yet empties its table in consumers when it lands, so a
  * document of that table found in the stream after it in this replay is published again: a
  * replay that is not a copy of what crashed (Data Sync's new sync after a crash before its first
- * checkpoint) must not leave those documents only before the truncate. `truncated` keeps the
- * tables (`component/table`) across the batches of one run.
+ * checkpoint) must not leave those documents only before the truncate. Found documents of the
+ * table leave `landed` at once (so they no longer hold the mark back, and a recovery after a
+ * later crash does not find them again); `truncated` keeps the tables (`component/table`)
+ * across the batches of one run, for finds that do not say their table.
  */
 export function unlanded(
   events: readonly StreamEvent[],
@@ -23,7 +25,14 @@ export function unlanded(
   return events.filter((e) => {
     const at = landed.get(e.eventId);
     if (at === undefined) {
-      if (e.op === 'truncate') truncated.add(`${e.component}/${e.table}`);
+      if (e.op === 'truncate') {
+        const table = `${e.component}/${e.table}`;
+        truncated.add(table);
+        // Found documents of the table not come up yet lie before this truncate in the stream:
+        // whatever comes up later must follow it again, and they must not hold the stream mark
+        // back, or the next recovery would find them again and skip them.
+        for (const [eventId, found] of landed) if (found.table === table) landed.delete(eventId);
+      }
       return true;
     }
     landed.delete(e.eventId);

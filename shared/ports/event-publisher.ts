@@ -75,6 +75,8 @@ export interface ClaimCheckStore {
 export interface ShardPosition {
   readonly shard: string;
   readonly seq: string;
+  /** For a document event found by a scan: its `component/table`. */
+  readonly table?: string;
 }
 
 /**

@@ -55,7 +55,8 @@ export class MemoryStreamTail implements StreamTail {
         const first = list[0] as ShardPosition;
         const entry: LandedControl = { shard: first.shard, seq: first.seq, copies: list };
         found.set(e.eventId, entry);
-      } else if (!found.has(e.eventId)) found.set(e.eventId, at);
+      } else if (!found.has(e.eventId))
+        found.set(e.eventId, { ...at, table: `${e.component}/${e.table}` });
     }
     const result = {
       found,
