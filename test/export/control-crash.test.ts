@@ -161,7 +161,13 @@ describe.each(SOURCES)('control events from the %s source across SIGKILLs', (api
       }
       if (step === 'type') {
         typeChanges++;
-        const value = typeChanges % 2 === 1 ? (i: number) => `text ${i}` : (i: number) => i > 5;
+        // A type the field never had, so every change is a new schema (and a new eventId).
+        const value = [
+          (i: number) => ({ v: i }),
+          (i: number) => `text ${i}`,
+          (i: number) => i > 5,
+          (i: number) => [i],
+        ][typeChanges % 4] as (i: number) => unknown;
         f.write(typedIds.map((id, i) => ({ op: 'patch' as const, id, fields: { n: value(i) } })));
         lifecycle.push(`${k}:type`);
       }
