@@ -23,6 +23,7 @@ import {
   copiedAt,
   expectConsumerEqualsConvex,
   parseRecords,
+  repeatsWithoutTruncate,
   SOURCES,
   type Source,
   verifyAgainstLog,
@@ -369,6 +370,7 @@ describe.each(SOURCES)('control events from the %s source across SIGKILLs', (api
     // Legacy replays are copies: recovery skips everything found. On Data Sync a replay is not a
     // copy; a truncate published again takes the table's found documents after it (repeats).
     if (api === 'legacy') expect(documents.duplicates, context()).toBe(0);
+    else expect(repeatsWithoutTruncate(records), context()).toEqual([]);
 
     const copies = [...controls.events.values()].reduce((n, e) => n + e.copies, 0);
     process.stdout.write(
