@@ -101,6 +101,7 @@ export class KinesisStreamTail implements StreamTail {
     const byId = new Map(listed.map((s) => [s.ShardId as string, shardInfo(s)]));
     const found = new Map<string, ShardPosition>();
     const copies = new Map<string, ControlCopy[]>();
+    const controlTables = new Map<string, string>();
     const usable = new Map<string, boolean>();
     let records = 0;
     let bytes = 0;
@@ -136,6 +137,7 @@ export class KinesisStreamTail implements StreamTail {
           const list = copies.get(seen.eventId) ?? [];
           list.push({ shard: shardId, seq: r.sequenceNumber, range: toHashKeyRange(range) });
           copies.set(seen.eventId, list);
+          if (seen.table !== undefined) controlTables.set(seen.eventId, seen.table);
         } else if (ancestorsRead && !found.has(seen.eventId))
           found.set(seen.eventId, {
             shard: shardId,
@@ -146,7 +148,13 @@ export class KinesisStreamTail implements StreamTail {
     }
     for (const [eventId, list] of copies) {
       const first = list[0] as ControlCopy;
-      const entry: LandedControl = { shard: first.shard, seq: first.seq, copies: list };
+      const table = controlTables.get(eventId);
+      const entry: LandedControl = {
+        shard: first.shard,
+        seq: first.seq,
+        copies: list,
+        ...(table !== undefined ? { table } : {}),
+      };
       found.set(eventId, entry);
     }
     return {
@@ -223,13 +231,20 @@ function identify(
     return undefined;
   }
   if (typeof parsed.eventId !== 'string') return undefined;
+  const table =
+    typeof parsed.component === 'string' && typeof parsed.table === 'string'
+      ? { table: `${parsed.component}/${parsed.table}` }
+      : {};
   if (typeof parsed.op !== 'string' || !isControlEvent({ op: parsed.op }))
-    return typeof parsed.component === 'string' && typeof parsed.table === 'string'
-      ? { eventId: parsed.eventId, control: false, table: `${parsed.component}/${parsed.table}` }
-      : { eventId: parsed.eventId, control: false };
+    return { eventId: parsed.eventId, control: false, ...table };
   const range = parsed.hashKeyRange as Partial<HashKeyRange> | undefined;
   const key = (k: unknown): k is string => typeof k === 'string' && /^\d{1,39}$/.test(k);
   return key(range?.start) && key(range?.end)
-    ? { eventId: parsed.eventId, control: true, range: { start: range.start, end: range.end } }
-    : { eventId: parsed.eventId, control: true };
+    ? {
+        eventId: parsed.eventId,
+        control: true,
+        range: { start: range.start, end: range.end },
+        ...table,
+      }
+    : { eventId: parsed.eventId, control: true, ...table };
 }

@@ -13,7 +13,7 @@ export function positionTs(state: ExportState): string | undefined {
 
 /**
  * The state that starts generation N+1 from `start` (a fresh snapshot): the cursors and the
- * published-event bookkeeping go, the gap is recorded, and the stream mark's floor moves to now
+ * published-event bookkeeping go, the gap is recorded, and the stream mark starts again at now
  * so a recovery never takes the old generation's records (whose eventIds the new snapshot
  * repeats) for the new one's. `resync-start` is published with the new generation's first batch.
  */
@@ -36,9 +36,10 @@ export function nextGeneration(
       generation,
       ...(gapFrom !== undefined ? { gapFrom } : {}),
     },
-    ...(state.streamMark !== undefined
-      ? { streamMark: { ...state.streamMark, notBefore: at } }
-      : {}),
+    // Every shard is read from now on: positions of the old generation (held back at finds that
+    // never came up) would let a recovery take its records, whose eventIds the new snapshot
+    // repeats, for the new generation's.
+    ...(state.streamMark !== undefined ? { streamMark: { shards: {}, at, notBefore: at } } : {}),
     ...(state.clearsHandled !== undefined ? { clearsHandled: state.clearsHandled } : {}),
     ...(state.schemaDigests !== undefined ? { schemaDigests: state.schemaDigests } : {}),
     ...(state.schemaCheckedAt !== undefined ? { schemaCheckedAt: state.schemaCheckedAt } : {}),

@@ -47,7 +47,10 @@ export function stateAfter(
 ): ExportState {
   const last = lastPage(batch);
   const newest = newestTs(batch.events, state.newestEventTs);
-  const base = last.snapshotCompletedAt ?? state.baseSnapshotTs;
+  // Any page of the batch may complete the copy (on Data Sync often not the last one).
+  const base =
+    batch.pages.findLast((p) => p.snapshotCompletedAt !== undefined)?.snapshotCompletedAt ??
+    state.baseSnapshotTs;
   const { lastError: _cleared, resyncNeeded: _gone, ...kept } = state;
   const cursorTs = last.cursorTs ?? last.sourceStatus?.snapshotTs ?? state.cursorTs;
   return {

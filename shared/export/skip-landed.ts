@@ -28,9 +28,10 @@ export function unlanded(
       if (e.op === 'truncate') {
         const table = `${e.component}/${e.table}`;
         truncated.add(table);
-        // Found documents of the table not come up yet lie before this truncate in the stream:
-        // whatever comes up later must follow it again, and they must not hold the stream mark
-        // back, or the next recovery would find them again and skip them.
+        // Finds of the table not come up yet (documents, and an abandoned attempt's control
+        // events) lie before this truncate in the stream: whatever comes up later must follow
+        // it again, and they must not hold the stream mark back, or the next recovery would
+        // find them again and skip them.
         for (const [eventId, found] of landed) if (found.table === table) landed.delete(eventId);
       }
       return true;
