@@ -23,7 +23,6 @@ import {
   copiedAt,
   expectConsumerEqualsConvex,
   parseRecords,
-  repeatsWithoutTruncate,
   SOURCES,
   type Source,
   verifyAgainstLog,
@@ -368,9 +367,9 @@ describe.each(SOURCES)('control events from the %s source across SIGKILLs', (api
       context(),
     ).toEqual({ before: true, during: true, after: true });
     // Legacy replays are copies: recovery skips everything found. On Data Sync a replay is not a
-    // copy; a truncate published again takes the table's found documents after it (repeats).
+    // copy, so recovery republishes everything after the checkpoint (at-least-once): repeats are
+    // identical (checked above), their count is reported below.
     if (api === 'legacy') expect(documents.duplicates, context()).toBe(0);
-    else expect(repeatsWithoutTruncate(records), context()).toEqual([]);
 
     const copies = [...controls.events.values()].reduce((n, e) => n + e.copies, 0);
     process.stdout.write(

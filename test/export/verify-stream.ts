@@ -624,34 +624,3 @@ export async function verifyExport(
   const live = await expectConsumerEqualsConvex(rig, options.stream, include);
   return { ...result, live };
 }
-
-/**
- * Repeats of a document event (same generation and eventId) that no truncate explains: on Data
- * Sync a replay that is not a copy (a new sync after a crash before its first checkpoint)
- * publishes a new truncate and then the table's documents found in the stream before it again,
- * so they follow it. Every other repeat is returned (as `eventId@shard#index`).
- */
-export function repeatsWithoutTruncate(parsed: Parsed): string[] {
-  const firstAt = new Map<string, number>();
-  const unexplained: string[] = [];
-  parsed.forEach(({ record, event }, index) => {
-    if (isControlEvent(event)) return;
-    const key = `g${Number(event.generation ?? 1)} ${event.eventId}`;
-    const first = firstAt.get(key);
-    if (first === undefined) {
-      firstAt.set(key, index);
-      return;
-    }
-    const truncated = parsed
-      .slice(first + 1, index)
-      .some(
-        ({ record: r, event: e }) =>
-          r.shardId === record.shardId &&
-          e.op === 'truncate' &&
-          e.component === event.component &&
-          e.table === event.table,
-      );
-    if (!truncated) unexplained.push(`${event.eventId}@${record.shardId}#${index}`);
-  });
-  return unexplained;
-}
