@@ -1,6 +1,10 @@
-import http from 'node:http';
-import https from 'node:https';
-import { type TransportRequest, TruncatedBodyError } from './http-transport.js';
+import {
+  keepAliveAgents,
+  sendRequest,
+  type TransportRequest,
+  TruncatedBodyError,
+  truncation,
+} from './http-transport.js';
 
 /** The body of a 2xx answer goes to `sink` chunk by chunk; other answers come back as text. */
 export type StreamingTransport = (
@@ -16,10 +20,8 @@ export class BodyRejectedError extends Error {
   }
 }
 
-const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 4 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 4 }),
-};
+/** Its own small pool: a few 64 MiB pages at a time, never crowding out the other calls. */
+const agents = keepAliveAgents(4);
 
 /**
  * node:http with the body handed on as it arrives instead of gathered: a Data Sync page can be
@@ -28,19 +30,9 @@ const agents = {
  */
 export const nodeStreamingTransport: StreamingTransport = (request, sink) =>
   new Promise((resolve, reject) => {
-    const { url } = request;
-    const isHttps = url.protocol === 'https:';
-    const body = request.body === undefined ? undefined : Buffer.from(request.body, 'utf8');
-    const headers: Record<string, string> = { ...request.headers };
-    if (body) headers['content-length'] = String(body.length);
-    const req = (isHttps ? https : http).request(
-      url,
-      {
-        method: request.method,
-        headers,
-        agent: isHttps ? agents['https:'] : agents['http:'],
-        signal: request.signal,
-      },
+    const req = sendRequest(
+      request,
+      agents,
       (res) => {
         const status = res.statusCode ?? 0;
         const ok = status >= 200 && status < 300;
@@ -68,15 +60,14 @@ export const nodeStreamingTransport: StreamingTransport = (request, sink) =>
         res.on('aborted', () => reject(new TruncatedBodyError(received, -1)));
         res.on('end', () => {
           if (failed) return;
-          const expected = Number(res.headers['content-length'] ?? Number.NaN);
-          if (!res.complete || (Number.isFinite(expected) && received < expected)) {
-            reject(new TruncatedBodyError(received, Number.isFinite(expected) ? expected : -1));
+          const short = truncation(res, received);
+          if (short) {
+            reject(short);
             return;
           }
           resolve({ status, body: Buffer.concat(errorChunks).toString('utf8') });
         });
       },
+      reject,
     );
-    req.on('error', reject);
-    req.end(body);
   });

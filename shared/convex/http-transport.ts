@@ -26,10 +26,59 @@ export class TruncatedBodyError extends Error {
   }
 }
 
-const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 16 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 16 }),
-};
+/** Keep-alive connection pools, one per protocol. */
+export interface Agents {
+  readonly 'http:': http.Agent;
+  readonly 'https:': https.Agent;
+}
+
+export const keepAliveAgents = (maxSockets: number): Agents => ({
+  'http:': new http.Agent({ keepAlive: true, maxSockets }),
+  'https:': new https.Agent({ keepAlive: true, maxSockets }),
+});
+
+/**
+ * Sends `request` on the pool for its protocol (with Content-Length for a body); `onResponse`
+ * reads the answer, `onError` hears a failure of the request itself. Returns the request.
+ */
+export function sendRequest(
+  request: TransportRequest,
+  agents: Agents,
+  onResponse: (res: http.IncomingMessage) => void,
+  onError: (error: Error) => void,
+): http.ClientRequest {
+  const { url } = request;
+  const isHttps = url.protocol === 'https:';
+  const body = request.body === undefined ? undefined : Buffer.from(request.body, 'utf8');
+  const headers: Record<string, string> = { ...request.headers };
+  if (body) headers['content-length'] = String(body.length);
+  const req = (isHttps ? https : http).request(
+    url,
+    {
+      method: request.method,
+      headers,
+      agent: isHttps ? agents['https:'] : agents['http:'],
+      signal: request.signal,
+    },
+    onResponse,
+  );
+  req.on('error', onError);
+  req.end(body);
+  return req;
+}
+
+/** The answer ended short of its Content-Length (or of the connection's end): undefined if whole. */
+export function truncation(
+  res: http.IncomingMessage,
+  received: number,
+): TruncatedBodyError | undefined {
+  const expected = Number(res.headers['content-length'] ?? Number.NaN);
+  return !res.complete || (Number.isFinite(expected) && received < expected)
+    ? new TruncatedBodyError(received, Number.isFinite(expected) ? expected : -1)
+    : undefined;
+}
+
+const agents = keepAliveAgents(16);
 
 /**
  * node:http rather than `fetch`: Convex's `primary_key_indexes_ready` is a GET with a JSON body,
@@ -37,19 +86,9 @@ const agents = {
  */
 export const nodeHttpTransport: Transport = (request) =>
   new Promise<TransportResponse>((resolve, reject) => {
-    const { url } = request;
-    const isHttps = url.protocol === 'https:';
-    const body = request.body === undefined ? undefined : Buffer.from(request.body, 'utf8');
-    const headers: Record<string, string> = { ...request.headers };
-    if (body) headers['content-length'] = String(body.length);
-    const req = (isHttps ? https : http).request(
-      url,
-      {
-        method: request.method,
-        headers,
-        agent: isHttps ? agents['https:'] : agents['http:'],
-        signal: request.signal,
-      },
+    sendRequest(
+      request,
+      agents,
       (res) => {
         const chunks: Buffer[] = [];
         let received = 0;
@@ -59,9 +98,9 @@ export const nodeHttpTransport: Transport = (request) =>
         });
         res.on('error', reject);
         res.on('end', () => {
-          const expected = Number(res.headers['content-length'] ?? Number.NaN);
-          if (!res.complete || (Number.isFinite(expected) && received < expected)) {
-            reject(new TruncatedBodyError(received, Number.isFinite(expected) ? expected : -1));
+          const short = truncation(res, received);
+          if (short) {
+            reject(short);
             return;
           }
           resolve({
@@ -72,7 +111,6 @@ export const nodeHttpTransport: Transport = (request) =>
         });
         res.on('aborted', () => reject(new TruncatedBodyError(received, -1)));
       },
+      reject,
     );
-    req.on('error', reject);
-    req.end(body);
   });
