@@ -1,11 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  DescribeStreamSummaryCommand,
-  type KinesisClient,
-  MergeShardsCommand,
-  type PutRecordsCommandInput,
-  SplitShardCommand,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient, PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
 import { KinesisEventPublisher } from '../../shared/adapters/kinesis-publisher.js';
 import {
@@ -40,6 +34,7 @@ import {
 } from '../../shared/ports/event-publisher.js';
 import { ensureStream } from '../../shared/setup/ensure-resources.js';
 import { injectPutRecordsFaults } from '../helpers/kinesis-faults.js';
+import { mergeFirstTwo, splitShard } from '../helpers/kinesis-reshard.js';
 
 /**
  * Control events against kinesalite (docs/events.md, design "Recovery with broadcast copies"):
@@ -217,58 +212,6 @@ function expectCovered(state: Awaited<ReturnType<typeof streamState>>, eventId: 
   expect(uncoveredShards(state.shards, copiesOf(state, eventId)).map((s) => s.id)).toEqual([]);
 }
 
-async function waitActive(kinesis: KinesisClient, stream: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const out = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: stream }));
-    if (out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
-    if (Date.now() > deadline) throw new Error(`stream ${stream} never became ACTIVE again`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-async function split(stream: string, index = 0): Promise<{ parent: string; children: string[] }> {
-  const kinesis = createKinesisClient();
-  const open = (await listShards(kinesis, stream)).map(shardInfo).filter((s) => s.open);
-  const parent = open.sort((a, b) => (a.range.start < b.range.start ? -1 : 1))[index];
-  if (!parent) throw new Error('no shard to split');
-  await kinesis.send(
-    new SplitShardCommand({
-      StreamName: stream,
-      ShardToSplit: parent.id,
-      NewStartingHashKey: ((parent.range.start + parent.range.end) / 2n).toString(),
-    }),
-  );
-  await waitActive(kinesis, stream);
-  const after = (await listShards(kinesis, stream)).map(shardInfo);
-  return {
-    parent: parent.id,
-    children: after.filter((s) => s.parents.includes(parent.id)).map((s) => s.id),
-  };
-}
-
-async function mergeFirstTwo(stream: string): Promise<{ parents: string[]; child: string }> {
-  const kinesis = createKinesisClient();
-  const [left, right] = (await listShards(kinesis, stream))
-    .map(shardInfo)
-    .filter((s) => s.open)
-    .sort((a, b) => (a.range.start < b.range.start ? -1 : 1));
-  if (!left || !right) throw new Error('no shards to merge');
-  await kinesis.send(
-    new MergeShardsCommand({
-      StreamName: stream,
-      ShardToMerge: left.id,
-      AdjacentShardToMerge: right.id,
-    }),
-  );
-  await waitActive(kinesis, stream);
-  const child = (await listShards(kinesis, stream))
-    .map(shardInfo)
-    .find((s) => s.parents.includes(left.id) && s.parents.includes(right.id));
-  if (!child) throw new Error('the merge made no child shard');
-  return { parents: [left.id, right.id], child: child.id };
-}
-
 /** Runs `action` once, right after the client's first ListShards answer (before it is used). */
 function afterFirstListing(kinesis: KinesisClient, action: () => Promise<void>): void {
   let done = false;
@@ -372,7 +315,7 @@ describe('control events broadcast to every open shard (kinesalite)', () => {
     const calls = countCalls(kinesis);
     let resharded: { parent: string; children: string[] } | undefined;
     afterFirstListing(kinesis, async () => {
-      resharded = await split(stream);
+      resharded = await splitShard(createKinesisClient(), stream);
     });
     const before = docs('sb-', 40);
     const after = docs('sa-', 40, 1_700_000_000_000_001_000n);
@@ -400,7 +343,7 @@ describe('control events broadcast to every open shard (kinesalite)', () => {
     const calls = countCalls(kinesis);
     let merged: { parents: string[]; child: string } | undefined;
     afterFirstListing(kinesis, async () => {
-      merged = await mergeFirstTwo(stream);
+      merged = await mergeFirstTwo(createKinesisClient(), stream);
     });
     const before = docs('mb-', 40);
     const after = docs('ma-', 40, 1_700_000_000_000_001_000n);
@@ -496,7 +439,7 @@ describe('control events broadcast to every open shard (kinesalite)', () => {
     // Landed on the first shard only; then the first shard is split.
     const crashed = crashingPublisher(stream, (key) => key === second?.range.start);
     await expect(crashed.publish([control, ...after])).rejects.toBeInstanceOf(PublishError);
-    const { parent, children } = await split(stream, 0);
+    const { parent, children } = await splitShard(createKinesisClient(), stream, 0);
     expect(parent).toBe(first?.id);
 
     const { result } = await recover(stream, mark, [control, ...after]);
@@ -518,7 +461,7 @@ describe('control events broadcast to every open shard (kinesalite)', () => {
     const mark = markNow();
     const crashed = crashingPublisher(stream, (key) => key === first?.range.start);
     await expect(crashed.publish([control])).rejects.toBeInstanceOf(PublishError);
-    const { children } = await split(stream, 0);
+    const { children } = await splitShard(createKinesisClient(), stream, 0);
 
     const { result } = await recover(stream, mark, [control]);
     expect(result.records).toBe(2);

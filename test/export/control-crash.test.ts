@@ -1,14 +1,10 @@
-import {
-  DescribeStreamSummaryCommand,
-  type KinesisClient,
-  SplitShardCommand,
-} from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
 import { listShards, shardInfo } from '../../shared/adapters/kinesis-shards.js';
 import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
 import { createDynamoDbClient } from '../../shared/aws/clients.js';
 import { tablePredicate } from '../../shared/export/table-filter.js';
+import { splitShard } from '../helpers/kinesis-reshard.js';
 import { deriveSeed, mulberry32, seedFromEnv } from '../helpers/seeded-random.js';
 import { DEPLOY_KEY } from '../helpers/simulator.js';
 import {
@@ -68,32 +64,6 @@ const KNOBS: Record<Source, Parameters<typeof useExportRig>[0]> = {
 };
 
 const exporter = bundleCrashExporter({ beforeAll, afterAll });
-
-async function waitActive(kinesis: KinesisClient, stream: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const out = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: stream }));
-    if (out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
-    if (Date.now() > deadline) throw new Error(`stream ${stream} never became ACTIVE again`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Splits the open shard with the lowest hash keys at its middle; resolves once ACTIVE again. */
-async function splitFirstShard(kinesis: KinesisClient, stream: string): Promise<string> {
-  const open = (await listShards(kinesis, stream)).map(shardInfo).filter((s) => s.open);
-  const parent = open.sort((a, b) => (a.range.start < b.range.start ? -1 : 1))[0];
-  if (!parent) throw new Error('no shard to split');
-  await kinesis.send(
-    new SplitShardCommand({
-      StreamName: stream,
-      ShardToSplit: parent.id,
-      NewStartingHashKey: ((parent.range.start + parent.range.end) / 2n).toString(),
-    }),
-  );
-  await waitActive(kinesis, stream);
-  return parent.id;
-}
 
 describe.each(SOURCES)('control events from the %s source across SIGKILLs', (api) => {
   const rig = useExportRig(KNOBS[api]);
@@ -264,7 +234,7 @@ describe.each(SOURCES)('control events from the %s source across SIGKILLs', (api
               const what = [...new Set(call.controls)].join(',');
               if (phase === 'arrived') {
                 if (k === SPLIT_AT && split === undefined)
-                  split = await splitFirstShard(rig.kinesis(), stream);
+                  split = (await splitShard(rig.kinesis(), stream)).parent;
                 if (++broadcasts < nth) return undefined;
                 if (point === 'before') {
                   die(`before:${what}`);

@@ -1,5 +1,4 @@
 import {
-  DescribeStreamSummaryCommand,
   ListShardsCommand,
   MergeShardsCommand,
   type Shard,
@@ -7,6 +6,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
 import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
+import { waitActive } from '../helpers/kinesis-reshard.js';
 import { useExportRig } from './rig.js';
 import { SOURCES, verifyExport } from './verify-stream.js';
 
@@ -24,19 +24,6 @@ describe.each(SOURCES)('export from the %s source across a reshard after a crash
 
   const shardsOf = async (stream: string): Promise<Shard[]> =>
     (await rig.kinesis().send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
-
-  /** Resharding is asynchronous: poll the stream's status until it is ACTIVE again. */
-  const waitActive = async (stream: string) => {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const out = await rig
-        .kinesis()
-        .send(new DescribeStreamSummaryCommand({ StreamName: stream }));
-      if (out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
-      if (Date.now() > deadline) throw new Error(`stream ${stream} never became ACTIVE again`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  };
 
   /**
    * Steps 1 and 2: caught up with a mark, then more changes published by a run whose checkpoints
@@ -145,7 +132,7 @@ describe.each(SOURCES)('export from the %s source across a reshard after a crash
         NewStartingHashKey: ((lo + hi) / 2n).toString(),
       }),
     );
-    await waitActive(stream);
+    await waitActive(rig.kinesis(), stream);
     const after = await shardsOf(stream);
     expect(after).toHaveLength(4);
     expect(
@@ -185,7 +172,7 @@ describe.each(SOURCES)('export from the %s source across a reshard after a crash
         AdjacentShardToMerge: right.ShardId,
       }),
     );
-    await waitActive(stream);
+    await waitActive(rig.kinesis(), stream);
     const after = await shardsOf(stream);
     expect(after).toHaveLength(3);
     const child = after.find(
