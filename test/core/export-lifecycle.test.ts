@@ -41,6 +41,15 @@ class MemoryClearLog implements TableClearLog {
   async list(): Promise<readonly TableClear[]> {
     return [...this.clears];
   }
+  /** `clear-tables users`, recorded with Convex's time `before` it. */
+  clearedUsers(before: string): Promise<void> {
+    return this.record({
+      component: '',
+      table: 'users',
+      before,
+      recordedAt: new Date(0).toISOString(),
+    });
+  }
 }
 
 class ScriptedSchemas implements SchemaSource {
@@ -165,12 +174,7 @@ describe('clear-tables becomes a truncate where the change log passes it', () =>
     const r = rig(feed, { clears });
     await r.run();
     log.commit({ table: 'users', id: 'u2', doc: { n: 2 } });
-    await clears.record({
-      component: '',
-      table: 'users',
-      before: log.head(),
-      recordedAt: new Date(0).toISOString(),
-    });
+    await clears.clearedUsers(log.head());
     log.commit({ table: 'users', id: 'u7', doc: { n: 7 } });
     const before = r.publisher.published.length;
 
@@ -192,12 +196,7 @@ describe('clear-tables becomes a truncate where the change log passes it', () =>
     const clears = new MemoryClearLog();
     const r = rig(new ChangeLogFeed(log), { clears });
     await r.run();
-    await clears.record({
-      component: '',
-      table: 'users',
-      before: log.head(),
-      recordedAt: new Date(0).toISOString(),
-    });
+    await clears.clearedUsers(log.head());
     log.commit({ table: 'orders', id: 'o1', doc: { n: 1 } });
 
     await r.run();
@@ -213,12 +212,7 @@ describe('clear-tables becomes a truncate where the change log passes it', () =>
     const clears = new MemoryClearLog();
     const r = rig(new ChangeLogFeed(log), { clears });
     await r.run();
-    await clears.record({
-      component: '',
-      table: 'users',
-      before: (BigInt(log.head()) + 10_000_000_000n).toString(),
-      recordedAt: new Date(0).toISOString(),
-    });
+    await clears.clearedUsers((BigInt(log.head()) + 10_000_000_000n).toString());
 
     await r.run();
 
@@ -229,12 +223,7 @@ describe('clear-tables becomes a truncate where the change log passes it', () =>
   it('needs no truncate when the snapshot was read after the clear', async () => {
     const log = history();
     const clears = new MemoryClearLog();
-    await clears.record({
-      component: '',
-      table: 'users',
-      before: '1',
-      recordedAt: new Date(0).toISOString(),
-    });
+    await clears.clearedUsers('1');
     const r = rig(new ChangeLogFeed(log), { clears });
 
     await r.run();
