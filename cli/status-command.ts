@@ -4,6 +4,7 @@ import { SETTING_EXAMPLES, withoutEmpty } from '../shared/config/setting-example
 import { ENV } from '../shared/env.js';
 import { ConfigError } from '../shared/errors.js';
 import type { ExportState } from '../shared/export/export-state.js';
+import { cursorTs } from '../shared/export/generation.js';
 import { lagSeconds } from '../shared/export/page-batch.js';
 import {
   DEFAULT_RETENTION_SECONDS,
@@ -63,10 +64,10 @@ export function exportHealth(
       state: 'snapshot',
       summary: `copying the snapshot${leaseHeld ? '' : ' (no export is running: no one holds the lease)'}`,
     };
-  const cursorTs = cursorTimestamp(state);
-  if (cursorTs === undefined)
+  const at = cursorTs(state);
+  if (at === undefined)
     return { state: 'changes', summary: 'following changes (the source has not said how far yet)' };
-  const cursorAge = lagSeconds(now, cursorTs);
+  const cursorAge = lagSeconds(now, at);
   const running = leaseHeld ? 'an export holds the lease' : 'no export holds the lease';
   if (cursorAge > FRESH_CURSOR_SECONDS)
     return {
@@ -111,7 +112,7 @@ export async function statusCommand(flags: { json: boolean }): Promise<number> {
     snapshotCursor: p?.source === 'legacy' && p.phase === 'snapshot' ? p.snapshotCursor : undefined,
     deltaCursor: p?.source === 'legacy' && p.phase === 'deltas' ? p.deltaCursor : undefined,
     cursorAgeSeconds: ((ts) => (ts === undefined ? undefined : lagSeconds(now, ts)))(
-      cursorTimestamp(state),
+      cursorTs(state),
     ),
     retentionUsedPercent: used === undefined ? undefined : Math.round(used.share * 1000) / 10,
     baseSnapshotTs: state?.baseSnapshotTs,
@@ -141,13 +142,6 @@ export async function statusCommand(flags: { json: boolean }): Promise<number> {
         print(forTerminal(`${k.padEnd(17)} ${typeof v === 'object' ? JSON.stringify(v) : v}`));
   }
   return EXIT.ok;
-}
-
-/** The log time the export's position stands at, when known (the legacy delta cursor is one). */
-function cursorTimestamp(state: ExportState | undefined): string | undefined {
-  const p = state?.position;
-  if (p?.source === 'legacy') return p.phase === 'deltas' ? p.deltaCursor : undefined;
-  return state?.cursorTs;
 }
 
 /** BRIDGE_RETENTION_SECONDS, read without the schema library (status stays light). */

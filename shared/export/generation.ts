@@ -2,13 +2,18 @@ import type { FeedPosition } from '../ports/change-feed.js';
 import type { ExportState } from './export-state.js';
 
 /**
- * The log time (ns) the export's position stands at: the legacy delta cursor, else what the
- * source last said (Data Sync's snapshotTs), else the newest event published.
+ * The log time (ns) the export's cursor stands at, when known: the legacy delta cursor, or what
+ * the source last said (Data Sync's snapshotTs). None while a legacy snapshot is copied.
  */
+export function cursorTs(state: ExportState | undefined): string | undefined {
+  const p = state?.position;
+  if (p?.source === 'legacy') return p.phase === 'deltas' ? p.deltaCursor : undefined;
+  return state?.cursorTs;
+}
+
+/** The cursor's log time, else (nothing said yet) the newest event published. */
 export function positionTs(state: ExportState): string | undefined {
-  const p = state.position;
-  if (p.source === 'legacy' && p.phase === 'deltas') return p.deltaCursor;
-  return state.cursorTs ?? state.newestEventTs;
+  return cursorTs(state) ?? state.newestEventTs;
 }
 
 /**
