@@ -6,12 +6,12 @@ import { createDynamoDbClient } from '../../shared/aws/clients.js';
 import { tablePredicate } from '../../shared/export/table-filter.js';
 import { splitShard } from '../helpers/kinesis-reshard.js';
 import { deriveSeed, mulberry32, seedFromEnv } from '../helpers/seeded-random.js';
-import { DEPLOY_KEY } from '../helpers/simulator.js';
 import {
   bundleCrashExporter,
   outliveLease,
   startChangeWriter,
   startVictim,
+  victimEnv,
 } from './crash-harness.js';
 import { type PutRecordsFault, startKinesisFaultProxy } from './kinesis-fault-proxy.js';
 import { useExportRig } from './rig.js';
@@ -164,18 +164,8 @@ describe.each(SOURCES)('control events from the %s source across SIGKILLs', (api
     const writer = startChangeWriter(f, main, writerRandom);
     let ticks = 0;
     const env = {
-      ...process.env,
+      ...victimEnv({ names: rig.names, stream, exportId, tables, api }),
       AWS_ENDPOINT_URL_KINESIS: proxy.url,
-      CONVEX_DEPLOY_KEY: DEPLOY_KEY,
-      BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
-      BRIDGE_STREAM_NAME: stream,
-      BRIDGE_STATE_TABLE: rig.names.table,
-      BRIDGE_OVERSIZE_BUCKET: rig.names.bucket,
-      BRIDGE_EXPORT_ID: exportId,
-      BRIDGE_INCLUDE_TABLES: tables.join(','),
-      BRIDGE_POLL_INTERVAL_MS: '50',
-      BRIDGE_LEASE_TTL_MS: '1000',
-      BRIDGE_SOURCE: api,
       BRIDGE_ON_EXPIRED_CURSOR: 'resync',
       BRIDGE_SCHEMA_CHECK_SECONDS: '10',
     };

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import type { SimulatorFixture } from '../helpers/simulator.js';
+import { DEPLOY_KEY, type SimulatorFixture } from '../helpers/simulator.js';
 import { deferred, within } from '../helpers/sync.js';
 
 /**
@@ -181,4 +181,30 @@ export function bundleCrashExporter(hooks: {
 /** Waits until `lease` (if any) has expired, exactly: the next run is then sure to get it. */
 export async function outliveLease(lease: { readonly expiresAt: number } | undefined) {
   if (lease) while (Date.now() <= lease.expiresAt) await sleep(lease.expiresAt - Date.now() + 1);
+}
+
+/**
+ * The environment of a victim exporter: the rig's resources, the simulator's key, the tables it
+ * exports, a fast poll and a short lease (so the next victim takes over soon after a kill).
+ */
+export function victimEnv(options: {
+  readonly names: { readonly table: string; readonly bucket: string };
+  readonly stream: string;
+  readonly exportId: string;
+  readonly tables: readonly string[];
+  readonly api: string;
+}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    CONVEX_DEPLOY_KEY: DEPLOY_KEY,
+    BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
+    BRIDGE_STREAM_NAME: options.stream,
+    BRIDGE_STATE_TABLE: options.names.table,
+    BRIDGE_OVERSIZE_BUCKET: options.names.bucket,
+    BRIDGE_EXPORT_ID: options.exportId,
+    BRIDGE_INCLUDE_TABLES: options.tables.join(','),
+    BRIDGE_POLL_INTERVAL_MS: '50',
+    BRIDGE_LEASE_TTL_MS: '1000',
+    BRIDGE_SOURCE: options.api,
+  };
 }

@@ -5,8 +5,7 @@ import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store
 import { readWholeStream } from '../../shared/adapters/kinesis-stream-reader.js';
 import { createDynamoDbClient } from '../../shared/aws/clients.js';
 import { deriveSeed, mulberry32, seedFromEnv } from '../helpers/seeded-random.js';
-import { DEPLOY_KEY } from '../helpers/simulator.js';
-import { outliveLease, startChangeWriter, startVictim } from './crash-harness.js';
+import { outliveLease, startChangeWriter, startVictim, victimEnv } from './crash-harness.js';
 import { useExportRig } from './rig.js';
 import { SOURCES, type Source, verifyExport } from './verify-stream.js';
 
@@ -42,19 +41,7 @@ describe.each(SOURCES)('export from the %s source survives SIGKILL at random poi
     const writer = startChangeWriter(f, table, writerRandom);
     let ticks = 0;
 
-    const env = {
-      ...process.env,
-      CONVEX_DEPLOY_KEY: DEPLOY_KEY,
-      BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
-      BRIDGE_STREAM_NAME: stream,
-      BRIDGE_STATE_TABLE: rig.names.table,
-      BRIDGE_OVERSIZE_BUCKET: rig.names.bucket,
-      BRIDGE_EXPORT_ID: exportId,
-      BRIDGE_INCLUDE_TABLES: table,
-      BRIDGE_POLL_INTERVAL_MS: '50',
-      BRIDGE_LEASE_TTL_MS: '1000',
-      BRIDGE_SOURCE: api,
-    };
+    const env = victimEnv({ names: rig.names, stream, exportId, tables: [table], api });
     const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
     let lastOwner: string | undefined;
     let killedWhileRunning = 0;

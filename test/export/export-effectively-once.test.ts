@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbExportStore } from '../../shared/adapters/dynamodb-export-store.js';
 import { createDynamoDbClient } from '../../shared/aws/clients.js';
 import { deriveSeed, mulberry32, seedFromEnv } from '../helpers/seeded-random.js';
-import { DEPLOY_KEY } from '../helpers/simulator.js';
 import {
   bundleCrashExporter,
   outliveLease,
   startChangeWriter,
   startVictim,
+  victimEnv,
 } from './crash-harness.js';
 import { type PutRecordsFault, startKinesisFaultProxy } from './kinesis-fault-proxy.js';
 import { useExportRig } from './rig.js';
@@ -76,19 +76,9 @@ describe.each(SOURCES)(
       let ticks = 0;
 
       const env = {
-        ...process.env,
+        ...victimEnv({ names: rig.names, stream, exportId, tables: [table], api }),
         AWS_ENDPOINT_URL_KINESIS: proxy.url,
-        CONVEX_DEPLOY_KEY: DEPLOY_KEY,
-        BRIDGE_ALLOW_INSECURE_LOOPBACK: 'true',
-        BRIDGE_STREAM_NAME: stream,
-        BRIDGE_STATE_TABLE: rig.names.table,
-        BRIDGE_OVERSIZE_BUCKET: rig.names.bucket,
-        BRIDGE_EXPORT_ID: exportId,
-        BRIDGE_INCLUDE_TABLES: table,
-        BRIDGE_POLL_INTERVAL_MS: '50',
-        BRIDGE_LEASE_TTL_MS: '1000',
         CRASH_DEDUP: dedup ? 'on' : 'off',
-        BRIDGE_SOURCE: api,
       };
       const store = new DynamoDbExportStore(createDynamoDbClient(), rig.names.table, exportId);
       const started = Date.now();
